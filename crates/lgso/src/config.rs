@@ -1,0 +1,426 @@
+//! Run configuration: every setting of L-GSO (lgso.md) with the paper's
+//! values as defaults, read from TOML.
+//!
+//! The raw file is parsed with unknown keys rejected (the parser's message
+//! names the key); [`Config::resolve`] then fills the per-problem defaults
+//! and checks every value against its expected form, so the rest of the
+//! library only ever sees a validated [`ResolvedConfig`].
+//!
+//! ```toml
+//! problem = "rosenbrock"
+//! seed = 1
+//!
+//! [stop]
+//! budget = 700000        # simulator calls charged to the optimizer
+//!
+//! [lgso]
+//! n_points = 15          # N; default per problem
+//! eps = 0.2              # trust-region half-width; default per problem
+//!
+//! [gan]
+//! epochs = 15
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{check_vector, Error, Result};
+use crate::problem::{self, Problem};
+
+/// The whole configuration of a run, as read from a TOML file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Built-in problem name (see [`problem::NAMES`]). Default `three-hump`.
+    pub problem: String,
+    /// Run seed; every random draw of the run derives from it. Default 0.
+    pub seed: u64,
+    /// Start point psi_0, `[n]`; default: the problem's (the paper's).
+    pub start: Option<Vec<f64>>,
+    /// Stopping rules.
+    pub stop: StopConfig,
+    /// How the objective at psi is reported in the trace.
+    pub monitor: MonitorConfig,
+    /// L-GSO settings (Algorithm 1 of the paper).
+    pub lgso: LgsoConfig,
+    /// Settings of the GAN surrogate.
+    pub gan: GanConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            problem: "three-hump".into(),
+            seed: 0,
+            start: None,
+            stop: StopConfig::default(),
+            monitor: MonitorConfig::default(),
+            lgso: LgsoConfig::default(),
+            gan: GanConfig::default(),
+        }
+    }
+}
+
+/// When a run stops. Whichever rule fires first ends it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StopConfig {
+    /// Simulator-call budget charged to the optimizer (the draws used to
+    /// report the objective are not charged). Default: the problem's
+    /// default budget when absent.
+    pub budget: Option<u64>,
+    /// Maximum number of optimizer iterations. Default: none.
+    pub max_iterations: Option<u64>,
+    /// Stop once the reported objective estimate is at or below this value.
+    /// Default: none.
+    pub target: Option<f64>,
+}
+
+impl Default for StopConfig {
+    fn default() -> Self {
+        StopConfig {
+            budget: None,
+            max_iterations: None,
+            target: None,
+        }
+    }
+}
+
+/// How the objective at the current psi is estimated for the trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Fresh simulator draws at psi after each iteration, averaged to report
+    /// `E[R](psi)`. Not charged to the budget. Default 20000.
+    pub samples: usize,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig { samples: 20_000 }
+    }
+}
+
+/// L-GSO settings (lgso.md, "Defaults used for the paper's results").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LgsoConfig {
+    /// Surrogate family: `gan` (the conditional Cramer GAN).
+    pub surrogate: String,
+    /// `N`, parameter points per iteration drawn by Latin hypercube in the
+    /// trust region (the centre is added: N + 1 points). Default: per
+    /// problem (three hump 4, Rosenbrock 15, submanifold Rosenbrock 20,
+    /// hump 40-D 5, Boston 20).
+    pub n_points: Option<usize>,
+    /// Trust-region half-width `eps` (`step_data_gen`). Default: per problem
+    /// (0.5, 0.2, 0.2, 0.2, 0.1).
+    pub eps: Option<f64>,
+    /// `M`, samples per parameter point (`n_samples_per_dim`). Default 3000.
+    pub samples_per_point: usize,
+    /// `K`, surrogate samples for the psi gradient (`num_repetitions`).
+    /// Default 10000.
+    pub gradient_samples: usize,
+    /// Adam learning rate on psi. Default 0.1.
+    pub lr: f64,
+    /// Adam betas on psi. Default (0.9, 0.999) (PyTorch's).
+    pub betas: [f64; 2],
+    /// Adam epsilon on psi. Default 1e-8.
+    pub adam_eps: f64,
+    /// Keep Adam's moments across iterations (`reuse_optimizer`). Default true.
+    pub reuse_optimizer: bool,
+    /// Train on earlier samples inside the trust region too. Default true.
+    pub reuse_history: bool,
+    /// At most this many samples are trained on; above it a random subset
+    /// is drawn (the reference's cap). Default 1000000.
+    pub max_train_samples: usize,
+    /// Project each step onto the Euclidean ball of radius eps around the
+    /// previous psi. Default true.
+    pub project: bool,
+}
+
+impl Default for LgsoConfig {
+    fn default() -> Self {
+        LgsoConfig {
+            surrogate: "gan".into(),
+            n_points: None,
+            eps: None,
+            samples_per_point: 3000,
+            gradient_samples: 10_000,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+            adam_eps: 1e-8,
+            reuse_optimizer: true,
+            reuse_history: true,
+            max_train_samples: 1_000_000,
+            project: true,
+        }
+    }
+}
+
+/// Conditional Cramer GAN settings (lgso.md, "GAN surrogate of the
+/// reference").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanConfig {
+    /// Dimension of the generator noise z. Default 150.
+    pub noise_dim: usize,
+    /// Generator hidden widths; the first two layers use tanh, the last
+    /// leaky ReLU. Default [100, 100, 100].
+    pub generator_hidden: Vec<usize>,
+    /// Critic hidden widths; the first layer uses tanh, the rest leaky ReLU.
+    /// Default [100, 100].
+    pub critic_hidden: Vec<usize>,
+    /// Critic output dimension (Cramer GAN feature space). Default 256.
+    pub critic_outputs: usize,
+    /// Adam learning rate of both nets. Default 8e-4.
+    pub lr: f64,
+    /// Adam betas of both nets. Default (0.5, 0.999).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 15.
+    pub epochs: usize,
+    /// Critic updates per minibatch. Default 1.
+    pub critic_steps: usize,
+    /// Generator updates per minibatch. Default 1.
+    pub generator_steps: usize,
+    /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
+    /// to real and generated y. Default 0.01.
+    pub instance_noise: f64,
+    /// Coefficient of the one-sided gradient penalty. Default 10.
+    pub gradient_penalty: f64,
+    /// Negative slope of the leaky ReLU. Default 0.01 (PyTorch's).
+    pub leaky_slope: f64,
+    /// Each minibatch is split into this many shards whose loss gradients
+    /// are computed independently and averaged (weighted by rows), which is
+    /// the gradient of the whole minibatch; only the instance-noise spread of
+    /// generated samples and the random streams are per shard. The result
+    /// depends on `shards`, never on `threads`. Default 2.
+    pub shards: usize,
+    /// Threads used by one fit, running the shards in parallel. 0 = all
+    /// cores. Default 0.
+    pub threads: usize,
+}
+
+impl Default for GanConfig {
+    fn default() -> Self {
+        GanConfig {
+            noise_dim: 150,
+            generator_hidden: vec![100, 100, 100],
+            critic_hidden: vec![100, 100],
+            critic_outputs: 256,
+            lr: 8e-4,
+            betas: [0.5, 0.999],
+            batch_size: 512,
+            epochs: 15,
+            critic_steps: 1,
+            generator_steps: 1,
+            instance_noise: 0.01,
+            gradient_penalty: 10.0,
+            leaky_slope: 0.01,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// A configuration checked against its problem, with every default filled.
+#[derive(Debug, Clone)]
+pub struct ResolvedConfig {
+    /// The configuration with `start`, `stop.budget`, `lgso.n_points` and
+    /// `lgso.eps` filled in; written to the run directory as `config.toml`.
+    pub config: Config,
+    /// The problem it runs on.
+    pub problem: Problem,
+}
+
+impl ResolvedConfig {
+    /// The start point psi_0.
+    pub fn start(&self) -> &[f64] {
+        self.config.start.as_deref().unwrap_or(&self.problem.start)
+    }
+    /// `N`.
+    pub fn n_points(&self) -> usize {
+        self.config.lgso.n_points.unwrap_or(self.problem.defaults.n_points)
+    }
+    /// `eps`.
+    pub fn eps(&self) -> f64 {
+        self.config.lgso.eps.unwrap_or(self.problem.defaults.eps)
+    }
+    /// The call budget.
+    pub fn budget(&self) -> u64 {
+        self.config.stop.budget.unwrap_or(u64::MAX)
+    }
+    /// Simulator calls of one L-GSO iteration: `(N + 1) * M`.
+    pub fn calls_per_iteration(&self) -> u64 {
+        (self.n_points() as u64 + 1) * self.config.lgso.samples_per_point as u64
+    }
+}
+
+/// Default call budget of `lgso run PROBLEM` when none is given: enough for
+/// a result in a few minutes on a laptop CPU for the default problem.
+pub fn default_budget(problem: &str) -> u64 {
+    match problem {
+        "three-hump" => 150_000,
+        "rosenbrock" => 700_000,
+        "submanifold-rosenbrock" => 1_000_000,
+        "submanifold-hump" => 300_000,
+        _ => 500_000,
+    }
+}
+
+impl Config {
+    /// Parses a TOML document. Unknown keys and wrong types are errors that
+    /// name the key.
+    ///
+    /// # Errors
+    /// [`Error::ConfigParse`] with the parser's message.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::ConfigParse(e.to_string().trim().replace('\n', " ")))
+    }
+
+    /// The configuration as TOML text.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Builds the problem, fills per-problem defaults and validates every
+    /// setting.
+    ///
+    /// # Errors
+    /// [`Error::UnknownProblem`], [`Error::Config`] naming the key and the
+    /// expected form, [`Error::Dimension`]/[`Error::NonFinite`] for the start
+    /// point, [`Error::BudgetTooSmall`].
+    pub fn resolve(mut self) -> Result<ResolvedConfig> {
+        let problem = problem::by_name(&self.problem)?;
+        let n = problem.dims().psi;
+        if let Some(start) = &self.start {
+            check_vector(
+                &format!("start point `start` of problem {} (psi)", problem.name),
+                start,
+                n,
+            )?;
+        } else {
+            self.start = Some(problem.start.clone());
+        }
+        if self.lgso.n_points.is_none() {
+            self.lgso.n_points = Some(problem.defaults.n_points);
+        }
+        if self.lgso.eps.is_none() {
+            self.lgso.eps = Some(problem.defaults.eps);
+        }
+        if self.stop.budget.is_none() {
+            self.stop.budget = Some(default_budget(problem.name));
+        }
+        self.validate()?;
+        let resolved = ResolvedConfig {
+            config: self,
+            problem,
+        };
+        let per_iteration = resolved.calls_per_iteration();
+        if resolved.budget() < per_iteration {
+            return Err(Error::BudgetTooSmall {
+                budget: resolved.budget(),
+                per_iteration,
+                detail: format!(
+                    "(N + 1) * M = ({} + 1) * {}",
+                    resolved.n_points(),
+                    resolved.config.lgso.samples_per_point
+                ),
+            });
+        }
+        Ok(resolved)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let l = &self.lgso;
+        if l.surrogate != "gan" {
+            return Err(Error::config("lgso.surrogate", "\"gan\"", format!("{:?}", l.surrogate)));
+        }
+        if let Some(eps) = l.eps {
+            positive("lgso.eps", eps)?;
+        }
+        if l.n_points == Some(0) {
+            return Err(Error::config("lgso.n_points", "an integer >= 1", 0));
+        }
+        at_least("lgso.samples_per_point", l.samples_per_point, 1)?;
+        at_least("lgso.gradient_samples", l.gradient_samples, 1)?;
+        at_least("lgso.max_train_samples", l.max_train_samples, 1)?;
+        positive("lgso.lr", l.lr)?;
+        betas("lgso.betas", l.betas)?;
+        positive("lgso.adam_eps", l.adam_eps)?;
+        if let Some(t) = self.stop.target {
+            if !t.is_finite() {
+                return Err(Error::config("stop.target", "a finite number", t));
+            }
+        }
+        if self.stop.budget == Some(0) {
+            return Err(Error::config("stop.budget", "an integer >= 1 (simulator calls)", 0));
+        }
+        if self.stop.max_iterations == Some(0) {
+            return Err(Error::config("stop.max_iterations", "an integer >= 1", 0));
+        }
+        at_least("monitor.samples", self.monitor.samples, 1)?;
+        let g = &self.gan;
+        at_least("gan.noise_dim", g.noise_dim, 1)?;
+        if g.generator_hidden.is_empty() || g.generator_hidden.contains(&0) {
+            return Err(Error::config(
+                "gan.generator_hidden",
+                "a non-empty list of positive widths, e.g. [100, 100, 100]",
+                format!("{:?}", g.generator_hidden),
+            ));
+        }
+        if g.critic_hidden.is_empty() || g.critic_hidden.contains(&0) {
+            return Err(Error::config(
+                "gan.critic_hidden",
+                "a non-empty list of positive widths, e.g. [100, 100]",
+                format!("{:?}", g.critic_hidden),
+            ));
+        }
+        at_least("gan.critic_outputs", g.critic_outputs, 1)?;
+        positive("gan.lr", g.lr)?;
+        betas("gan.betas", g.betas)?;
+        at_least("gan.batch_size", g.batch_size, 2)?;
+        at_least("gan.epochs", g.epochs, 1)?;
+        at_least("gan.critic_steps", g.critic_steps, 1)?;
+        at_least("gan.generator_steps", g.generator_steps, 1)?;
+        non_negative("gan.instance_noise", g.instance_noise)?;
+        non_negative("gan.gradient_penalty", g.gradient_penalty)?;
+        if !(0.0..1.0).contains(&g.leaky_slope) {
+            return Err(Error::config("gan.leaky_slope", "a number in [0, 1)", g.leaky_slope));
+        }
+        at_least("gan.shards", g.shards, 1)?;
+        Ok(())
+    }
+}
+
+fn positive(key: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(key, "a finite number > 0", v))
+    }
+}
+
+fn non_negative(key: &str, v: f64) -> Result<()> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(Error::config(key, "a finite number >= 0", v))
+    }
+}
+
+fn at_least(key: &str, v: usize, min: usize) -> Result<()> {
+    if v >= min {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("an integer >= {min}"), v))
+    }
+}
+
+fn betas(key: &str, b: [f64; 2]) -> Result<()> {
+    if b.iter().all(|x| x.is_finite() && (0.0..1.0).contains(x)) {
+        Ok(())
+    } else {
+        Err(Error::config(key, "two numbers in [0, 1), e.g. [0.9, 0.999]", format!("{b:?}")))
+    }
+}

@@ -1,0 +1,199 @@
+//! L-GSO as an ask/tell state machine (paper, Algorithm 1; lgso.md
+//! "One iteration").
+//!
+//! `ask` draws the trust-region design around psi (N Latin-hypercube points
+//! in `[psi - eps, psi + eps]` plus psi) and requests M samples at each.
+//! `tell` takes the samples in the trust region (new and, with
+//! `reuse_history`, earlier ones), fits a fresh surrogate, estimates
+//! `grad E[R]` through it from K samples, takes one Adam step and projects
+//! it onto the Euclidean ball of radius eps around the previous psi.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::seq::index::sample as sample_indices;
+
+use super::{project_to_ball, Adam, Optimizer, StepReport};
+use crate::config::ResolvedConfig;
+use crate::data::{Outcome, Request};
+use crate::design::trust_region_design;
+use crate::error::{Error, Result};
+use crate::history::History;
+use crate::problem::{Objective, Simulator};
+use crate::seed::{derive_seed, rng_from_seed, stream};
+use crate::surrogate::{pathwise_gradient, Surrogate};
+
+/// L-GSO settings and state.
+pub struct Lgso {
+    simulator: Arc<dyn Simulator>,
+    objective: Arc<dyn Objective>,
+    surrogate: Box<dyn Surrogate>,
+    seed: u64,
+    n_points: usize,
+    eps: f64,
+    samples_per_point: usize,
+    gradient_samples: usize,
+    reuse_optimizer: bool,
+    reuse_history: bool,
+    max_train_samples: usize,
+    project: bool,
+    psi: Vec<f64>,
+    adam: Adam,
+    iteration: u64,
+    pending: Option<Vec<Request>>,
+}
+
+impl std::fmt::Debug for Lgso {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lgso")
+            .field("psi", &self.psi)
+            .field("iteration", &self.iteration)
+            .finish()
+    }
+}
+
+impl Lgso {
+    /// L-GSO for a resolved configuration, starting at its start point, with
+    /// the given surrogate family.
+    pub fn new(cfg: &ResolvedConfig, surrogate: Box<dyn Surrogate>) -> Self {
+        let l = &cfg.config.lgso;
+        let psi = cfg.start().to_vec();
+        Lgso {
+            simulator: cfg.problem.simulator.clone(),
+            objective: cfg.problem.objective.clone(),
+            surrogate,
+            seed: cfg.config.seed,
+            n_points: cfg.n_points(),
+            eps: cfg.eps(),
+            samples_per_point: l.samples_per_point,
+            gradient_samples: l.gradient_samples,
+            reuse_optimizer: l.reuse_optimizer,
+            reuse_history: l.reuse_history,
+            max_train_samples: l.max_train_samples,
+            project: l.project,
+            adam: Adam::new(psi.len(), l.lr, l.betas[0], l.betas[1], l.adam_eps),
+            psi,
+            iteration: 0,
+            pending: None,
+        }
+    }
+
+    /// The Adam state on psi.
+    pub fn adam(&self) -> &Adam {
+        &self.adam
+    }
+}
+
+impl Optimizer for Lgso {
+    fn name(&self) -> &str {
+        "lgso"
+    }
+
+    fn ask(&mut self) -> Result<Vec<Request>> {
+        if let Some(p) = &self.pending {
+            return Ok(p.clone());
+        }
+        let it = self.iteration;
+        let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::DESIGN, it]));
+        let design = trust_region_design(&self.psi, self.eps, self.n_points, &mut rng);
+        let requests: Vec<Request> = (0..design.rows())
+            .map(|i| Request {
+                id: (it << 20) + i as u64,
+                iteration: it,
+                psi: design.row(i).to_vec(),
+                count: self.samples_per_point,
+                seed: derive_seed(self.seed, &[stream::REQUEST, it, i as u64]),
+            })
+            .collect();
+        self.pending = Some(requests.clone());
+        Ok(requests)
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome], history: &History) -> Result<StepReport> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| Error::Protocol("tell called without a pending ask".into()))?;
+        if outcomes.len() != pending.len()
+            || outcomes.iter().zip(&pending).any(|(o, r)| o.request.id != r.id)
+        {
+            let ids: Vec<u64> = outcomes.iter().map(|o| o.request.id).collect();
+            self.pending = Some(pending);
+            return Err(Error::Protocol(format!(
+                "tell got outcomes for requests {ids:?}, which do not answer the last ask"
+            )));
+        }
+        let it = self.iteration;
+        // Training data: every stored sample in the trust region (this
+        // iteration's and, with reuse, earlier ones), capped at random.
+        let mut idx = if self.reuse_history {
+            history.in_box_indices(&self.psi, self.eps)
+        } else {
+            (0..history.len()).filter(|&i| history.iteration_of(i) == it).collect()
+        };
+        let reused = idx.iter().filter(|&&i| history.iteration_of(i) != it).count();
+        if idx.len() > self.max_train_samples {
+            let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::REUSE, it]));
+            let keep = sample_indices(&mut rng, idx.len(), self.max_train_samples);
+            let mut kept: Vec<usize> = keep.into_iter().map(|j| idx[j]).collect();
+            kept.sort_unstable();
+            idx = kept;
+        }
+        let data = history.samples().select(&idx);
+
+        let t_fit = Instant::now();
+        let mut fit_rng = rng_from_seed(derive_seed(self.seed, &[stream::FIT, it]));
+        let fitted = self.surrogate.fit(&data, &mut fit_rng)?;
+        let seconds_fit = t_fit.elapsed().as_secs_f64();
+
+        let t_grad = Instant::now();
+        let mut grad_rng = rng_from_seed(derive_seed(self.seed, &[stream::GRADIENT, it]));
+        let x = self.simulator.sample_x(self.gradient_samples, &mut grad_rng);
+        let (value, grad) = pathwise_gradient(
+            fitted.as_ref(),
+            self.objective.as_ref(),
+            &self.psi,
+            &x,
+            &mut grad_rng,
+        )?;
+        let seconds_gradient = t_grad.elapsed().as_secs_f64();
+
+        if !self.reuse_optimizer {
+            self.adam.reset();
+        }
+        let previous = self.psi.clone();
+        self.adam.step(&mut self.psi, &grad);
+        let step_length = if self.project {
+            project_to_ball(&mut self.psi, &previous, self.eps)
+        } else {
+            previous
+                .iter()
+                .zip(&self.psi)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f64>()
+                .sqrt()
+        };
+        self.iteration += 1;
+        Ok(StepReport {
+            grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+            step_length,
+            train_samples: data.len(),
+            reused_samples: reused.min(data.len()),
+            seconds_fit,
+            seconds_gradient,
+            surrogate_objective: value,
+        })
+    }
+
+    fn psi(&self) -> &[f64] {
+        &self.psi
+    }
+
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    fn calls_per_iteration(&self) -> u64 {
+        (self.n_points as u64 + 1) * self.samples_per_point as u64
+    }
+}
