@@ -1,6 +1,58 @@
 //! # lgso: L-GSO, black-box optimization with local generative surrogates
 //!
-//! (crate documentation is completed in lib.rs once all modules are in.)
+//! A stochastic simulator draws `y ~ p(y | x; psi)` for inputs `x ~ q(x)`;
+//! it has no gradients and every draw (a *simulator call*) is expensive.
+//! L-GSO (Shirobokov, Belavin, Kagan, Ustyuzhanin & Baydin, "Black-Box
+//! Optimization with Local Generative Surrogates", NeurIPS 2020,
+//! arXiv:2002.04632) minimizes `E[R(y, x, psi)]` over psi by learning, in a
+//! small trust region around the current psi, a generative surrogate of the
+//! simulator that *is* differentiable, and following its gradient.
+//!
+//! ## One iteration (Algorithm 1 of the paper)
+//! 1. Trust region: the box `[psi - eps, psi + eps]`.
+//! 2. Design: `N` Latin-hypercube points in the box plus psi itself
+//!    ([`design::trust_region_design`]).
+//! 3. Simulate: `M` draws at each point, `(N + 1) M` calls, all stored in the
+//!    [`history::History`].
+//! 4. Reuse: every stored sample whose psi lies in the box
+//!    ([`history::History::in_box`]).
+//! 5. Fit: a fresh conditional generative surrogate `y = S(z, x, psi)` on
+//!    those samples ([`surrogate::CramerGan`]).
+//! 6. Gradient: the pathwise gradient of the mean objective over `K`
+//!    surrogate samples ([`surrogate::pathwise_gradient`]).
+//! 7. Step: Adam on psi with its state kept across iterations
+//!    ([`optimizer::Adam`]), projected onto the Euclidean ball of radius eps
+//!    around the previous psi ([`optimizer::project_to_ball`]).
+//! 8. Repeat until the budget, an iteration limit or a target is reached.
+//!
+//! ## Layers
+//! - [`problem`]: [`problem::Simulator`] and [`problem::Objective`]; the
+//!   paper's benchmark problems.
+//! - [`driver`]: evaluates requests in parallel threads, charges the budget,
+//!   stops, reports to [`driver::Observer`]s.
+//! - [`history`]: every sample, queryable by trust region.
+//! - [`surrogate`]: [`surrogate::Surrogate`] -> [`surrogate::FittedSurrogate`].
+//! - [`optimizer`]: the ask/tell [`optimizer::Optimizer`] trait and
+//!   [`optimizer::Lgso`].
+//! - [`config`]: every setting, the paper's values as defaults.
+//!
+//! ## Example
+//! ```no_run
+//! use lgso::config::Config;
+//! use lgso::driver::run_lgso;
+//!
+//! let mut config = Config::default(); // three hump, the paper's settings
+//! config.stop.budget = Some(150_000);
+//! let resolved = config.resolve()?;
+//! let summary = run_lgso(&resolved, &mut [])?;
+//! println!("E[R]: {} -> {} in {} calls", summary.objective_start,
+//!          summary.objective_final, summary.calls);
+//! # Ok::<(), lgso::Error>(())
+//! ```
+//!
+//! Driving an optimizer yourself (e.g. with your own evaluator) is the
+//! ask/tell loop of [`driver::run`]: `ask` -> evaluate -> `History::append`
+//! -> `tell`.
 #![warn(missing_docs)]
 
 pub mod bench;

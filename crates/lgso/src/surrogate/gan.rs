@@ -137,7 +137,7 @@ impl NetAdam {
 
 /// Row-wise Euclidean norm `[b, k] -> [b, 1]` (with 1e-12 under the root so
 /// that its derivative stays finite at 0).
-fn row_norm(t: &Tensor) -> candle_core::Result<Tensor> {
+pub fn row_norm(t: &Tensor) -> candle_core::Result<Tensor> {
     t.sqr()?.sum_keepdim(1)?.affine(1.0, 1e-12)?.sqrt()
 }
 
@@ -262,7 +262,7 @@ impl Nets<'_> {
             let alpha = tensor_f32(alpha, b, 1)?;
             let one_minus = alpha.affine(-1.0, 1.0)?;
             let interp = (yr.broadcast_mul(&alpha)? + yg.broadcast_mul(&one_minus)?)?;
-            let penalty = gradient_penalty(&self.critic, &interp, &cond, &hgp, m)?;
+            let penalty = gradient_penalty(&self.critic, &interp, &cond, &hgp)?;
             loss = (loss + penalty.affine(cfg.gradient_penalty, 0.0)?)?;
         }
         let grads = loss.backward()?;
@@ -283,29 +283,39 @@ impl Nets<'_> {
     }
 }
 
-/// The one-sided gradient penalty of the Cramer critic,
-/// `mean(max(0, ||grad_y f(y_hat)|| - 1)^2)` with
-/// `f(y) = ||h(y) - h(y_g')|| - ||h(y)||` (lgso.md), at the points `y_hat`
-/// (`interp: [b, m]`) with their conditions (`cond: [b, c]`); `h_gen_prime`
-/// is `h(y_g')`, `[b, k]`. The input gradient is the explicit
-/// vector-Jacobian product of [`Mlp::input_vjp`], so the result can be
-/// differentiated once with respect to the critic's weights.
+/// The input gradient `grad_y f(y)` of the Cramer critic's surrogate
+/// `f(y) = ||h(y) - h(y_g')|| - ||h(y)||` (lgso.md), one row per sample:
+/// `y: [b, m]` with conditions `cond: [b, c]`, `h_gen_prime = h(y_g')`,
+/// `[b, k]`, to `[b, m]`. Written as an explicit expression
+/// ([`Mlp::input_vjp`]), so it can be differentiated once more with respect
+/// to the critic's weights.
 ///
 /// # Errors
 /// Shape mismatch.
-pub fn gradient_penalty(
+pub fn cramer_critic_input_gradient(
     critic: &Mlp,
-    interp: &Tensor,
+    y: &Tensor,
     cond: &Tensor,
     h_gen_prime: &Tensor,
-    m: usize,
 ) -> Result<Tensor> {
-    let trace = critic.forward_trace(&Tensor::cat(&[interp, cond], 1)?, false)?;
+    let m = y.dims()[1];
+    let trace = critic.forward_trace(&Tensor::cat(&[y, cond], 1)?, false)?;
     let hi = &trace.output;
     // df/dh(y) = (h(y) - h(y_g')) / ||h(y_g') - h(y)|| - h(y) / ||h(y)||
     let diff = (hi - h_gen_prime)?;
     let v = (diff.broadcast_div(&row_norm(&diff)?)? - hi.broadcast_div(&row_norm(hi)?)?)?;
-    let grad = critic.input_vjp(&trace, &v, 0..m)?;
+    Ok(critic.input_vjp(&trace, &v, 0..m)?)
+}
+
+/// The one-sided gradient penalty `mean(max(0, ||grad_y f(y_hat)|| - 1)^2)`
+/// (lgso.md; Gulrajani et al. 2017 with the one-sided variant of the
+/// reference) at the interpolates `y_hat` (`interp: [b, m]`), a scalar
+/// differentiable once with respect to the critic's weights.
+///
+/// # Errors
+/// Shape mismatch.
+pub fn gradient_penalty(critic: &Mlp, interp: &Tensor, cond: &Tensor, h_gen_prime: &Tensor) -> Result<Tensor> {
+    let grad = cramer_critic_input_gradient(critic, interp, cond, h_gen_prime)?;
     let excess = row_norm(&grad)?.affine(1.0, -1.0)?.relu()?;
     Ok(excess.sqr()?.mean_all()?)
 }

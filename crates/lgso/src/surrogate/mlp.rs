@@ -104,6 +104,26 @@ impl Mlp {
         Ok(Mlp { layers })
     }
 
+    /// A copy with fresh variables of another dtype (e.g. f64 for
+    /// finite-difference checks).
+    ///
+    /// # Errors
+    /// Tensor errors.
+    pub fn to_dtype(&self, dtype: DType) -> Result<Mlp> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                Ok(Layer {
+                    weight: Var::from_tensor(&l.weight.as_tensor().to_dtype(dtype)?)?,
+                    bias: Var::from_tensor(&l.bias.as_tensor().to_dtype(dtype)?)?,
+                    activation: l.activation,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Mlp { layers })
+    }
+
     /// All trainable variables (weight, bias per layer).
     pub fn vars(&self) -> Vec<Var> {
         self.layers
