@@ -19,7 +19,12 @@ use crate::surrogate::{CramerGan, FitReport, FittedSurrogate};
 ///
 /// # Errors
 /// Simulator or surrogate errors.
-pub fn fit_timing(problem: &Problem, samples: usize, gan: &GanConfig, seed: u64) -> Result<FitReport> {
+pub fn fit_timing(
+    problem: &Problem,
+    samples: usize,
+    gan: &GanConfig,
+    seed: u64,
+) -> Result<FitReport> {
     let n_points = problem.defaults.n_points;
     let mut rng = rng_from_seed(derive_seed(seed, &[0]));
     let design = trust_region_design(&problem.start, problem.defaults.eps, n_points, &mut rng);

@@ -61,7 +61,7 @@ impl Default for Config {
 }
 
 /// When a run stops. Whichever rule fires first ends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StopConfig {
     /// Simulator-call budget charged to the optimizer (the draws used to
@@ -73,16 +73,6 @@ pub struct StopConfig {
     /// Stop once the reported objective estimate is at or below this value.
     /// Default: none.
     pub target: Option<f64>,
-}
-
-impl Default for StopConfig {
-    fn default() -> Self {
-        StopConfig {
-            budget: None,
-            max_iterations: None,
-            target: None,
-        }
-    }
 }
 
 /// How the objective at the current psi is estimated for the trace.
@@ -240,7 +230,10 @@ impl ResolvedConfig {
     }
     /// `N`.
     pub fn n_points(&self) -> usize {
-        self.config.lgso.n_points.unwrap_or(self.problem.defaults.n_points)
+        self.config
+            .lgso
+            .n_points
+            .unwrap_or(self.problem.defaults.n_points)
     }
     /// `eps`.
     pub fn eps(&self) -> f64 {
@@ -275,7 +268,8 @@ impl Config {
     /// # Errors
     /// [`Error::ConfigParse`] with the parser's message.
     pub fn from_toml_str(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| Error::ConfigParse(e.to_string().trim().replace('\n', " ")))
+        toml::from_str(text)
+            .map_err(|e| Error::ConfigParse(e.to_string().trim().replace('\n', " ")))
     }
 
     /// The configuration as TOML text.
@@ -334,7 +328,11 @@ impl Config {
     fn validate(&self) -> Result<()> {
         let l = &self.lgso;
         if l.surrogate != "gan" {
-            return Err(Error::config("lgso.surrogate", "\"gan\"", format!("{:?}", l.surrogate)));
+            return Err(Error::config(
+                "lgso.surrogate",
+                "\"gan\"",
+                format!("{:?}", l.surrogate),
+            ));
         }
         if let Some(eps) = l.eps {
             positive("lgso.eps", eps)?;
@@ -354,7 +352,11 @@ impl Config {
             }
         }
         if self.stop.budget == Some(0) {
-            return Err(Error::config("stop.budget", "an integer >= 1 (simulator calls)", 0));
+            return Err(Error::config(
+                "stop.budget",
+                "an integer >= 1 (simulator calls)",
+                0,
+            ));
         }
         if self.stop.max_iterations == Some(0) {
             return Err(Error::config("stop.max_iterations", "an integer >= 1", 0));
@@ -386,7 +388,11 @@ impl Config {
         non_negative("gan.instance_noise", g.instance_noise)?;
         non_negative("gan.gradient_penalty", g.gradient_penalty)?;
         if !(0.0..1.0).contains(&g.leaky_slope) {
-            return Err(Error::config("gan.leaky_slope", "a number in [0, 1)", g.leaky_slope));
+            return Err(Error::config(
+                "gan.leaky_slope",
+                "a number in [0, 1)",
+                g.leaky_slope,
+            ));
         }
         at_least("gan.shards", g.shards, 1)?;
         Ok(())
@@ -421,6 +427,10 @@ fn betas(key: &str, b: [f64; 2]) -> Result<()> {
     if b.iter().all(|x| x.is_finite() && (0.0..1.0).contains(x)) {
         Ok(())
     } else {
-        Err(Error::config(key, "two numbers in [0, 1), e.g. [0.9, 0.999]", format!("{b:?}")))
+        Err(Error::config(
+            key,
+            "two numbers in [0, 1), e.g. [0.9, 0.999]",
+            format!("{b:?}"),
+        ))
     }
 }

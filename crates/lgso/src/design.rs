@@ -35,8 +35,8 @@ pub fn trust_region_design(psi: &[f64], eps: f64, n_points: usize, rng: &mut Rng
     let u = latin_hypercube(n_points, n, rng);
     let mut out = Matrix::zeros(n_points + 1, n);
     for i in 0..n_points {
-        for j in 0..n {
-            out.row_mut(i)[j] = psi[j] + eps * (2.0 * u.get(i, j) - 1.0);
+        for (j, (o, p)) in out.row_mut(i).iter_mut().zip(psi).enumerate() {
+            *o = p + eps * (2.0 * u.get(i, j) - 1.0);
         }
     }
     out.row_mut(n_points).copy_from_slice(psi);
@@ -73,16 +73,16 @@ mod tests {
         assert_eq!((d.rows(), d.cols()), (16, 3));
         assert_eq!(d.row(15), &psi);
         for i in 0..15 {
-            for j in 0..3 {
-                assert!((d.get(i, j) - psi[j]).abs() <= 0.2);
+            for (j, p) in psi.iter().enumerate() {
+                assert!((d.get(i, j) - p).abs() <= 0.2);
             }
         }
         // stratification survives the affine map: one point per strip of
         // width 2 eps / N on each axis
-        for j in 0..3 {
-            let mut seen = vec![0; 15];
+        for (j, p) in psi.iter().enumerate() {
+            let mut seen = [0; 15];
             for i in 0..15 {
-                let u = (d.get(i, j) - psi[j] + 0.2) / 0.4;
+                let u = (d.get(i, j) - p + 0.2) / 0.4;
                 seen[((u * 15.0) as usize).min(14)] += 1;
             }
             assert!(seen.iter().all(|&c| c == 1));

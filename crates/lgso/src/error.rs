@@ -108,7 +108,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// Shorthand for [`Error::Config`].
-    pub fn config(key: impl Into<String>, expected: impl Into<String>, found: impl ToString) -> Self {
+    pub fn config(
+        key: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl ToString,
+    ) -> Self {
         Error::Config {
             key: key.into(),
             expected: expected.into(),

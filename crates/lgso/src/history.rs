@@ -113,7 +113,7 @@ mod tests {
     fn box_query_is_open_linf_box() {
         let mut h = History::new(2, 1, 1);
         h.append(&[
-            outcome(&[0.0, 0.0], 0, 2),   // centre: in
+            outcome(&[0.0, 0.0], 0, 2),    // centre: in
             outcome(&[0.49, -0.49], 0, 1), // corner inside: in
             outcome(&[0.5, 0.0], 1, 1),    // on the boundary: out (strict <)
             outcome(&[0.3, 0.6], 1, 1),    // L-inf 0.6: out, though L2 ~0.67

@@ -19,14 +19,20 @@ fn message(text: &str) -> String {
 fn defaults_are_the_papers_settings() {
     // lgso.md, "Defaults used for the paper's results" and the GAN table
     let l = LgsoConfig::default();
-    assert_eq!((l.samples_per_point, l.gradient_samples, l.lr), (3000, 10_000, 0.1));
+    assert_eq!(
+        (l.samples_per_point, l.gradient_samples, l.lr),
+        (3000, 10_000, 0.1)
+    );
     assert!(l.reuse_optimizer && l.reuse_history && l.project);
     let g = GanConfig::default();
     assert_eq!(g.noise_dim, 150);
     assert_eq!(g.generator_hidden, vec![100, 100, 100]);
     assert_eq!(g.critic_hidden, vec![100, 100]);
     assert_eq!(g.critic_outputs, 256);
-    assert_eq!((g.lr, g.betas, g.batch_size, g.epochs), (8e-4, [0.5, 0.999], 512, 15));
+    assert_eq!(
+        (g.lr, g.betas, g.batch_size, g.epochs),
+        (8e-4, [0.5, 0.999], 512, 15)
+    );
     assert_eq!((g.instance_noise, g.gradient_penalty), (0.01, 10.0));
     // per-problem N and eps (lgso.md per-problem table)
     for (name, n, eps, start0) in [
@@ -36,24 +42,37 @@ fn defaults_are_the_papers_settings() {
         ("boston-nn", 20, 0.1, 0.0215),
     ] {
         let r = resolve(&format!("problem = \"{name}\"")).unwrap();
-        assert_eq!((r.n_points(), r.eps(), r.start()[0]), (n, eps, start0), "{name}");
+        assert_eq!(
+            (r.n_points(), r.eps(), r.start()[0]),
+            (n, eps, start0),
+            "{name}"
+        );
         assert_eq!(r.calls_per_iteration(), (n as u64 + 1) * 3000);
     }
     // the resolved config round-trips through TOML with every default filled
     let r = resolve("problem = \"rosenbrock\"").unwrap();
     let text = r.config.to_toml_string();
-    assert!(text.contains("n_points = 15") && text.contains("eps = 0.2"), "{text}");
+    assert!(
+        text.contains("n_points = 15") && text.contains("eps = 0.2"),
+        "{text}"
+    );
     assert_eq!(Config::from_toml_str(&text).unwrap(), r.config);
 }
 
 #[test]
 fn bad_input_names_the_culprit() {
     let m = message("problem = \"rosenbrok\"");
-    assert!(m.contains("rosenbrok") && m.contains("three-hump, rosenbrock"), "{m}");
+    assert!(
+        m.contains("rosenbrok") && m.contains("three-hump, rosenbrock"),
+        "{m}"
+    );
     let m = message("[lgso]\nfoo = 1");
     assert!(m.contains("foo") && m.contains("unknown field"), "{m}");
     let m = message("start = [1.0]");
-    assert!(m.contains("start") && m.contains("dimension 1, expected 2"), "{m}");
+    assert!(
+        m.contains("start") && m.contains("dimension 1, expected 2"),
+        "{m}"
+    );
     let m = message("start = [nan, 0.0]");
     assert!(m.contains("non-finite") && m.contains("index 0"), "{m}");
     for eps in ["0.0", "-1.0", "nan"] {
@@ -61,7 +80,10 @@ fn bad_input_names_the_culprit() {
         assert!(m.contains("lgso.eps") && m.contains("> 0"), "{m}");
     }
     let m = message("[stop]\nbudget = 10");
-    assert!(m.contains("budget of 10") && m.contains("15000 calls"), "{m}");
+    assert!(
+        m.contains("budget of 10") && m.contains("15000 calls"),
+        "{m}"
+    );
     let m = message("[lgso]\nsurrogate = \"vae\"");
     assert!(m.contains("lgso.surrogate"), "{m}");
     let m = message("[gan]\nbatch_size = 1");

@@ -27,7 +27,12 @@ impl Simulator for Counting {
         Dims { psi: 2, x: 1, y: 1 }
     }
     fn sample_x(&self, count: usize, rng: &mut Rng) -> Matrix {
-        Matrix::from_vec(count, 1, (0..count).map(|_| rng.random_range(-1.0..1.0)).collect()).unwrap()
+        Matrix::from_vec(
+            count,
+            1,
+            (0..count).map(|_| rng.random_range(-1.0..1.0)).collect(),
+        )
+        .unwrap()
     }
     fn simulate(&self, psi: &[f64], x: &Matrix, rng: &mut Rng) -> lgso::Result<Matrix> {
         self.calls.fetch_add(x.rows() as u64, Ordering::SeqCst);
@@ -47,7 +52,9 @@ impl Objective for Square {
 }
 
 fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
-    let sim = Arc::new(Counting { calls: AtomicU64::new(0) });
+    let sim = Arc::new(Counting {
+        calls: AtomicU64::new(0),
+    });
     let mut config = Config::default();
     config.stop.budget = Some(budget);
     config.lgso.n_points = Some(3);
@@ -70,7 +77,10 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
         simulator: sim.clone(),
         objective: Arc::new(Square),
         start: vec![1.0, 1.0],
-        defaults: ProblemDefaults { n_points: 3, eps: 0.3 },
+        defaults: ProblemDefaults {
+            n_points: 3,
+            eps: 0.3,
+        },
         target: 0.0,
         exact: None,
     };
@@ -103,7 +113,13 @@ fn calls_charged_equal_draws_made_and_the_budget_holds() {
     assert_eq!(calls, vec![0, 200, 400, 600, 800, 1000]);
     // every step stays in the eps-ball around the previous psi
     for w in rows.0.windows(2) {
-        let d: f64 = w[0].psi.iter().zip(&w[1].psi).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+        let d: f64 = w[0]
+            .psi
+            .iter()
+            .zip(&w[1].psi)
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f64>()
+            .sqrt();
         assert!(d <= 0.3 + 1e-12, "step {d}");
         assert!((d - w[1].step.step_length).abs() < 1e-12);
     }
@@ -114,12 +130,18 @@ fn iteration_limit_and_target_stop_the_run() {
     let (mut cfg, _) = tiny(10_000);
     cfg.config.stop.max_iterations = Some(2);
     let s = run_lgso(&cfg, &mut []).unwrap();
-    assert_eq!((s.stop_reason, s.iterations, s.calls), (StopReason::MaxIterations, 2, 400));
+    assert_eq!(
+        (s.stop_reason, s.iterations, s.calls),
+        (StopReason::MaxIterations, 2, 400)
+    );
     // a target above the start value stops before the first iteration
     let (mut cfg, _) = tiny(10_000);
     cfg.config.stop.target = Some(100.0);
     let s = run_lgso(&cfg, &mut []).unwrap();
-    assert_eq!((s.stop_reason, s.iterations, s.calls), (StopReason::Target, 0, 0));
+    assert_eq!(
+        (s.stop_reason, s.iterations, s.calls),
+        (StopReason::Target, 0, 0)
+    );
 }
 
 #[test]
@@ -128,16 +150,24 @@ fn tell_must_answer_the_last_ask() {
     let surrogate = lgso::driver::surrogate_for(&cfg).unwrap();
     let mut opt = Lgso::new(&cfg, surrogate);
     let history = History::new(2, 1, 1);
-    assert!(matches!(opt.tell(&[], &history), Err(lgso::Error::Protocol(_))));
+    assert!(matches!(
+        opt.tell(&[], &history),
+        Err(lgso::Error::Protocol(_))
+    ));
     let asked = opt.ask().unwrap();
     assert_eq!(asked.len(), 4);
-    assert_eq!(opt.ask().unwrap(), asked, "a repeated ask returns the same requests");
+    assert_eq!(
+        opt.ask().unwrap(),
+        asked,
+        "a repeated ask returns the same requests"
+    );
     let wrong: Vec<Outcome> = Vec::new();
     let e = opt.tell(&wrong, &history).unwrap_err().to_string();
     assert!(e.contains("do not answer the last ask"), "{e}");
     // the pending ask survives a bad tell
     assert_eq!(opt.ask().unwrap(), asked);
-    let mut driver_opt: Box<dyn Optimizer> = Box::new(Lgso::new(&cfg, lgso::driver::surrogate_for(&cfg).unwrap()));
+    let mut driver_opt: Box<dyn Optimizer> =
+        Box::new(Lgso::new(&cfg, lgso::driver::surrogate_for(&cfg).unwrap()));
     let s = run(&cfg, driver_opt.as_mut(), &mut []).unwrap();
     assert_eq!(s.calls, 10_000);
 }
@@ -145,8 +175,10 @@ fn tell_must_answer_the_last_ask() {
 #[test]
 fn a_failing_simulator_ends_the_run_with_a_clear_error() {
     // three hump at psi = (0, 0) cannot be simulated
-    let mut config = Config::default();
-    config.start = Some(vec![0.0, 0.0]);
+    let config = Config {
+        start: Some(vec![0.0, 0.0]),
+        ..Config::default()
+    };
     let cfg = config.resolve().unwrap();
     let e = run_lgso(&cfg, &mut []).unwrap_err().to_string();
     assert!(e.contains("three-hump") && e.contains("psi"), "{e}");

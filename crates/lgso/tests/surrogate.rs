@@ -32,21 +32,38 @@ fn randn64(r: usize, c: usize, scale: f64, rng: &mut lgso::seed::Rng) -> Vec<f64
 /// the one-sided penalty is 0 and the check would be vacuous).
 fn small_critic(seed: u64) -> Mlp {
     let mut rng = rng_from_seed(seed);
-    let acts = [Activation::Tanh, Activation::LeakyRelu(0.2), Activation::Identity];
+    let acts = [
+        Activation::Tanh,
+        Activation::LeakyRelu(0.2),
+        Activation::Identity,
+    ];
     let net = Mlp::new(&[5, 8, 8, 5], &acts, Init::XavierNormal, &mut rng).unwrap();
     let net = net.to_dtype(DType::F64).unwrap();
     for l in &net.layers {
-        l.weight.set(&l.weight.as_tensor().affine(2.5, 0.0).unwrap()).unwrap();
+        l.weight
+            .set(&l.weight.as_tensor().affine(2.5, 0.0).unwrap())
+            .unwrap();
         let b = randn64(1, l.bias.elem_count(), 0.3, &mut rng);
-        l.bias.set(&Tensor::from_vec(b, l.bias.shape(), &Device::Cpu).unwrap()).unwrap();
+        l.bias
+            .set(&Tensor::from_vec(b, l.bias.shape(), &Device::Cpu).unwrap())
+            .unwrap();
     }
     net
 }
 
 /// f(y) = ||h(y) - h(y')|| - ||h(y)|| per row, evaluated directly in f64.
 fn cramer_f(critic: &Mlp, y: &Tensor, cond: &Tensor, hgp: &Tensor) -> Vec<f64> {
-    let h = critic.forward(&Tensor::cat(&[y, cond], 1).unwrap(), true).unwrap();
-    let n1 = (&h - hgp).unwrap().sqr().unwrap().sum(1).unwrap().sqrt().unwrap();
+    let h = critic
+        .forward(&Tensor::cat(&[y, cond], 1).unwrap(), true)
+        .unwrap();
+    let n1 = (&h - hgp)
+        .unwrap()
+        .sqr()
+        .unwrap()
+        .sum(1)
+        .unwrap()
+        .sqrt()
+        .unwrap();
     let n2 = h.sqr().unwrap().sum(1).unwrap().sqrt().unwrap();
     (n1 - n2).unwrap().to_vec1::<f64>().unwrap()
 }
@@ -59,7 +76,9 @@ fn critic_input_gradient_matches_finite_differences() {
     let y = randn64(b, m, 1.0, &mut rng);
     let cond = t64(randn64(b, 3, 1.0, &mut rng), b, 3);
     let ygp = t64(randn64(b, m, 1.0, &mut rng), b, m);
-    let hgp = critic.forward(&Tensor::cat(&[&ygp, &cond], 1).unwrap(), true).unwrap();
+    let hgp = critic
+        .forward(&Tensor::cat(&[&ygp, &cond], 1).unwrap(), true)
+        .unwrap();
     let g = cramer_critic_input_gradient(&critic, &t64(y.clone(), b, m), &cond, &hgp)
         .unwrap()
         .to_vec2::<f64>()
@@ -75,7 +94,11 @@ fn critic_input_gradient_matches_finite_differences() {
             let fp = cramer_f(&critic, &t64(yp, b, m), &cond, &hgp)[i];
             let fm = cramer_f(&critic, &t64(ym, b, m), &cond, &hgp)[i];
             let fd = (fp - fm) / (2.0 * h);
-            assert!((g[i][j] - fd).abs() < 1e-7 * (1.0 + fd.abs()), "({i},{j}): {} vs {fd}", g[i][j]);
+            assert!(
+                (g[i][j] - fd).abs() < 1e-7 * (1.0 + fd.abs()),
+                "({i},{j}): {} vs {fd}",
+                g[i][j]
+            );
         }
     }
 }
@@ -90,7 +113,9 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
     let ygp = t64(randn64(b, m, 1.0, &mut rng), b, m);
     let penalty = |critic: &Mlp| -> Tensor {
         // h(y_g') is tracked, as in training
-        let hgp = critic.forward(&Tensor::cat(&[&ygp, &cond], 1).unwrap(), false).unwrap();
+        let hgp = critic
+            .forward(&Tensor::cat(&[&ygp, &cond], 1).unwrap(), false)
+            .unwrap();
         gradient_penalty(critic, &y, &cond, &hgp).unwrap()
     };
     let p = penalty(&critic);
@@ -100,15 +125,28 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
     let h = 1e-6;
     let mut checked = 0;
     for var in critic.vars() {
-        let g = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         for idx in [0, base.len() / 2, base.len() - 1] {
             let eval = |delta: f64| {
                 let mut v = base.clone();
                 v[idx] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
                 let r = penalty(&critic).to_scalar::<f64>().unwrap();
-                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap()).unwrap();
+                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
                 r
             };
             let fd = (eval(h) - eval(-h)) / (2.0 * h);
@@ -159,8 +197,15 @@ fn gan_fits_a_known_conditional_law() {
             let z = lgso::surrogate::mlp::randn(per, fitted.noise_dim(), &mut rng).unwrap();
             let pt = Tensor::from_vec(vec![p as f32; per], (per, 1), &Device::Cpu).unwrap();
             let xt = Tensor::from_vec(vec![xv as f32; per], (per, 1), &Device::Cpu).unwrap();
-            let ys: Vec<f32> = fitted.sample(&z, &xt, &pt).unwrap().flatten_all().unwrap().to_vec1().unwrap();
-            let (mean, se) = lgso::problem::mean_and_stderr(&ys.iter().map(|&v| v as f64).collect::<Vec<_>>());
+            let ys: Vec<f32> = fitted
+                .sample(&z, &xt, &pt)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let (mean, se) =
+                lgso::problem::mean_and_stderr(&ys.iter().map(|&v| v as f64).collect::<Vec<_>>());
             rows.push((p, xv));
             means.push(mean);
             stds.push(se * (per as f64).sqrt());
@@ -171,7 +216,11 @@ fn gan_fits_a_known_conditional_law() {
     let slope = |f: &dyn Fn(&(f64, f64)) -> f64| {
         let vbar = rows.iter().map(f).sum::<f64>() / rows.len() as f64;
         let mbar = means.iter().sum::<f64>() / means.len() as f64;
-        let cov: f64 = rows.iter().zip(&means).map(|(r, m)| (f(r) - vbar) * (m - mbar)).sum();
+        let cov: f64 = rows
+            .iter()
+            .zip(&means)
+            .map(|(r, m)| (f(r) - vbar) * (m - mbar))
+            .sum();
         let var: f64 = rows.iter().map(|r| (f(r) - vbar).powi(2)).sum();
         cov / var
     };
@@ -209,15 +258,24 @@ fn surrogate_gradient_on_rosenbrock_matches_closed_form() {
         let design = trust_region_design(psi, 0.2, 15, &mut rng);
         let mut data = Samples::empty(10, 1, 1);
         for i in 0..design.rows() {
-            let s = draw(problem.simulator.as_ref(), design.row(i), 1500, derive_seed(9, &[pi as u64, i as u64])).unwrap();
+            let s = draw(
+                problem.simulator.as_ref(),
+                design.row(i),
+                1500,
+                derive_seed(9, &[pi as u64, i as u64]),
+            )
+            .unwrap();
             data.append(&s).unwrap();
         }
         let fitted = gan.fit_gan(&data, &mut rng).unwrap();
         let x = problem.simulator.sample_x(10_000, &mut rng);
-        let (_, g) = pathwise_gradient(&fitted, problem.objective.as_ref(), psi, &x, &mut rng).unwrap();
+        let (_, g) =
+            pathwise_gradient(&fitted, problem.objective.as_ref(), psi, &x, &mut rng).unwrap();
         let t = exact.gradient(psi);
         let dot: f64 = g.iter().zip(&t).map(|(a, b)| a * b).sum();
-        let cos = dot / (g.iter().map(|v| v * v).sum::<f64>().sqrt() * t.iter().map(|v| v * v).sum::<f64>().sqrt());
+        let cos = dot
+            / (g.iter().map(|v| v * v).sum::<f64>().sqrt()
+                * t.iter().map(|v| v * v).sum::<f64>().sqrt());
         eprintln!("point {pi}: cosine {cos:.3}\n  surrogate {g:?}\n  exact     {t:?}");
         assert!(cos > 0.9, "point {pi}: cosine similarity {cos}");
     }

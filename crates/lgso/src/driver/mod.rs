@@ -219,12 +219,22 @@ pub fn run(
     }
     let mut history = History::new(dims.psi, dims.x, dims.y);
     let mut reports = vec![start_report];
-    let result = iterate(cfg, optimizer, observers, &monitor, &mut history, &mut reports);
+    let result = iterate(
+        cfg,
+        optimizer,
+        observers,
+        &monitor,
+        &mut history,
+        &mut reports,
+    );
     let stop_reason = match &result {
         Ok(r) => r.clone(),
         Err(e) => StopReason::Failed(e.to_string()),
     };
-    let last = reports.last().cloned().unwrap_or_else(|| reports[0].clone());
+    let last = reports
+        .last()
+        .cloned()
+        .unwrap_or_else(|| reports[0].clone());
     let times: Vec<f64> = reports[1..].iter().map(|r| r.seconds_total).collect();
     let total_iter: f64 = times.iter().sum();
     let total_fit: f64 = reports[1..].iter().map(|r| r.step.seconds_fit).sum();
@@ -241,7 +251,11 @@ pub fn run(
         objective_final_exact: last.objective_exact,
         seconds_total: t0.elapsed().as_secs_f64(),
         median_seconds_per_iteration: median(&times),
-        fit_share: if total_iter > 0.0 { total_fit / total_iter } else { 0.0 },
+        fit_share: if total_iter > 0.0 {
+            total_fit / total_iter
+        } else {
+            0.0
+        },
     };
     for o in observers.iter_mut() {
         o.on_finish(&summary)?;
@@ -325,7 +339,9 @@ fn median(v: &[f64]) -> f64 {
 /// validation).
 pub fn surrogate_for(cfg: &ResolvedConfig) -> Result<Box<dyn crate::surrogate::Surrogate>> {
     match cfg.config.lgso.surrogate.as_str() {
-        "gan" => Ok(Box::new(crate::surrogate::CramerGan::new(cfg.config.gan.clone()))),
+        "gan" => Ok(Box::new(crate::surrogate::CramerGan::new(
+            cfg.config.gan.clone(),
+        ))),
         other => Err(Error::config("lgso.surrogate", "\"gan\"", other)),
     }
 }

@@ -89,8 +89,18 @@ mod tests {
         let v_hat1: f64 = (0.999 * 0.00025 + 0.00025) / 0.001999;
         let expected1 = psi[1] - 0.1 * m_hat1 / (v_hat1.sqrt() + 1e-8);
         a.step(&mut psi, &[1.0, 0.5]);
-        assert!((psi[0] - expected0).abs() < 1e-12, "{} vs {}", psi[0], expected0);
-        assert!((psi[1] - expected1).abs() < 1e-12, "{} vs {}", psi[1], expected1);
+        assert!(
+            (psi[0] - expected0).abs() < 1e-12,
+            "{} vs {}",
+            psi[0],
+            expected0
+        );
+        assert!(
+            (psi[1] - expected1).abs() < 1e-12,
+            "{} vs {}",
+            psi[1],
+            expected1
+        );
         // numerically: 1.473684 / sqrt(2.499250) = 0.932180, step 0.0932180
         assert!((expected0 - (1.0 - 0.1 * 2.0 / (2.0 + 1e-8) - 0.0932180)).abs() < 1e-6);
     }

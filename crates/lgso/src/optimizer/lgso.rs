@@ -115,7 +115,10 @@ impl Optimizer for Lgso {
             .take()
             .ok_or_else(|| Error::Protocol("tell called without a pending ask".into()))?;
         if outcomes.len() != pending.len()
-            || outcomes.iter().zip(&pending).any(|(o, r)| o.request.id != r.id)
+            || outcomes
+                .iter()
+                .zip(&pending)
+                .any(|(o, r)| o.request.id != r.id)
         {
             let ids: Vec<u64> = outcomes.iter().map(|o| o.request.id).collect();
             self.pending = Some(pending);
@@ -129,9 +132,14 @@ impl Optimizer for Lgso {
         let mut idx = if self.reuse_history {
             history.in_box_indices(&self.psi, self.eps)
         } else {
-            (0..history.len()).filter(|&i| history.iteration_of(i) == it).collect()
+            (0..history.len())
+                .filter(|&i| history.iteration_of(i) == it)
+                .collect()
         };
-        let reused = idx.iter().filter(|&&i| history.iteration_of(i) != it).count();
+        let reused = idx
+            .iter()
+            .filter(|&&i| history.iteration_of(i) != it)
+            .count();
         if idx.len() > self.max_train_samples {
             let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::REUSE, it]));
             let keep = sample_indices(&mut rng, idx.len(), self.max_train_samples);
@@ -148,7 +156,9 @@ impl Optimizer for Lgso {
 
         let t_grad = Instant::now();
         let mut grad_rng = rng_from_seed(derive_seed(self.seed, &[stream::GRADIENT, it]));
-        let x = self.simulator.sample_x(self.gradient_samples, &mut grad_rng);
+        let x = self
+            .simulator
+            .sample_x(self.gradient_samples, &mut grad_rng);
         let (value, grad) = pathwise_gradient(
             fitted.as_ref(),
             self.objective.as_ref(),

@@ -21,10 +21,10 @@ pub fn tanh_f32(x: f32) -> f32 {
     const A3: f32 = 6.372_619_3e-4;
     const A5: f32 = 1.485_722_4e-5;
     const A7: f32 = 5.122_297e-8;
-    const A9: f32 = -8.604_671_5e-11;
+    const A9: f32 = -8.604_672e-11;
     const A11: f32 = 2.000_188e-13;
     const A13: f32 = -2.760_768_5e-16;
-    const B0: f32 = 4.893_525_2e-3;
+    const B0: f32 = 4.893_525e-3;
     const B2: f32 = 2.268_434_6e-3;
     const B4: f32 = 1.185_347_1e-4;
     const B6: f32 = 1.198_258_4e-6;
@@ -120,7 +120,8 @@ impl candle_core::CustomOp2 for BiasAdd {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let bad = || candle_core::Error::Msg("bias-add: expects contiguous f32 [b, k] and [k]".into());
+        let bad =
+            || candle_core::Error::Msg("bias-add: expects contiguous f32 [b, k] and [k]".into());
         let (a0, a1) = l1.contiguous_offsets().ok_or_else(bad)?;
         let (b0, b1) = l2.contiguous_offsets().ok_or_else(bad)?;
         let k = b1 - b0;
@@ -175,7 +176,8 @@ impl CustomOp1 for ColumnSum {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let bad = || candle_core::Error::Msg("column-sum: expects a contiguous [b, k] tensor".into());
+        let bad =
+            || candle_core::Error::Msg("column-sum: expects a contiguous [b, k] tensor".into());
         let (s, e) = layout.contiguous_offsets().ok_or_else(bad)?;
         let k = *layout.dims().last().ok_or_else(bad)?;
         let out = match storage {

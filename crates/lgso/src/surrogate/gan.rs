@@ -71,7 +71,8 @@ impl FittedSurrogate for FittedGan {
             .broadcast_mul(&self.cond_inv_std)?;
         let input = Tensor::cat(&[z, &cond], 1)?;
         let y = self.generator.forward(&input, true)?;
-        Ok(y.broadcast_mul(&self.y_scale)?.broadcast_add(&self.y_mean)?)
+        Ok(y.broadcast_mul(&self.y_scale)?
+            .broadcast_add(&self.y_mean)?)
     }
 
     fn report(&self) -> FitReport {
@@ -254,7 +255,9 @@ impl Nets<'_> {
             ygp = (&ygp + noise_with_std(&column_std(&gp, b, m), b, cfg.instance_noise, rng)?)?;
         }
         let ys = Tensor::cat(&[&yr, &yg, &ygp], 0)?;
-        let h = self.critic.forward(&Tensor::cat(&[&ys, &cond3], 1)?, false)?;
+        let h = self
+            .critic
+            .forward(&Tensor::cat(&[&ys, &cond3], 1)?, false)?;
         let mut loss = cramer_generator_loss(&h, b)?.neg()?;
         if cfg.gradient_penalty > 0.0 {
             let hgp = h.narrow(0, 2 * b, b)?;
@@ -266,7 +269,10 @@ impl Nets<'_> {
             loss = (loss + penalty.affine(cfg.gradient_penalty, 0.0)?)?;
         }
         let grads = loss.backward()?;
-        Ok((loss.to_scalar::<f32>()? as f64, flat_grads(&grads, &self.critic.vars())?))
+        Ok((
+            loss.to_scalar::<f32>()? as f64,
+            flat_grads(&grads, &self.critic.vars())?,
+        ))
     }
 
     /// Generator loss `L_G` on one shard and its gradient with respect to the
@@ -276,10 +282,15 @@ impl Nets<'_> {
         let ygen = self.generate(&cond2, false, rng)?;
         let yr = self.real_with_noise(sh, rng)?;
         let ys = Tensor::cat(&[&yr, &ygen], 0)?;
-        let h = self.critic.forward(&Tensor::cat(&[&ys, &cond3], 1)?, true)?;
+        let h = self
+            .critic
+            .forward(&Tensor::cat(&[&ys, &cond3], 1)?, true)?;
         let loss = cramer_generator_loss(&h, sh.b)?;
         let grads = loss.backward()?;
-        Ok((loss.to_scalar::<f32>()? as f64, flat_grads(&grads, &self.generator.vars())?))
+        Ok((
+            loss.to_scalar::<f32>()? as f64,
+            flat_grads(&grads, &self.generator.vars())?,
+        ))
     }
 }
 
@@ -314,7 +325,12 @@ pub fn cramer_critic_input_gradient(
 ///
 /// # Errors
 /// Shape mismatch.
-pub fn gradient_penalty(critic: &Mlp, interp: &Tensor, cond: &Tensor, h_gen_prime: &Tensor) -> Result<Tensor> {
+pub fn gradient_penalty(
+    critic: &Mlp,
+    interp: &Tensor,
+    cond: &Tensor,
+    h_gen_prime: &Tensor,
+) -> Result<Tensor> {
     let grad = cramer_critic_input_gradient(critic, interp, cond, h_gen_prime)?;
     let excess = row_norm(&grad)?.affine(1.0, -1.0)?.relu()?;
     Ok(excess.sqr()?.mean_all()?)
@@ -348,7 +364,13 @@ where
         let w = sh.b as f32 / total as f32;
         loss += l * w as f64;
         match &mut acc {
-            None => acc = Some(g.into_iter().map(|v| v.into_iter().map(|x| x * w).collect()).collect()),
+            None => {
+                acc = Some(
+                    g.into_iter()
+                        .map(|v| v.into_iter().map(|x| x * w).collect())
+                        .collect(),
+                )
+            }
             Some(a) => {
                 for (av, gv) in a.iter_mut().zip(g) {
                     for (x, y) in av.iter_mut().zip(gv) {
@@ -389,7 +411,11 @@ fn standardized_f32(m: &Matrix, st: &Standardizer) -> Vec<f32> {
 }
 
 fn row_tensor(v: &[f64]) -> Result<Tensor> {
-    Ok(tensor_f32(v.iter().map(|&x| x as f32).collect(), 1, v.len())?)
+    Ok(tensor_f32(
+        v.iter().map(|&x| x as f32).collect(),
+        1,
+        v.len(),
+    )?)
 }
 
 impl Surrogate for CramerGan {
@@ -412,7 +438,9 @@ impl CramerGan {
         let cfg = &self.config;
         let k = data.len();
         if k < 2 {
-            return Err(Error::Surrogate(format!("need at least 2 training samples, got {k}")));
+            return Err(Error::Surrogate(format!(
+                "need at least 2 training samples, got {k}"
+            )));
         }
         let (n, d, m) = (data.psi.cols(), data.x.cols(), data.y.cols());
         let c = n + d;
@@ -423,8 +451,15 @@ impl CramerGan {
             row[..n].copy_from_slice(data.psi.row(i));
             row[n..].copy_from_slice(data.x.row(i));
         }
-        if cond.as_slice().iter().chain(data.y.as_slice()).any(|v| !v.is_finite()) {
-            return Err(Error::Surrogate("training data holds non-finite values".into()));
+        if cond
+            .as_slice()
+            .iter()
+            .chain(data.y.as_slice())
+            .any(|v| !v.is_finite())
+        {
+            return Err(Error::Surrogate(
+                "training data holds non-finite values".into(),
+            ));
         }
         let cond_st = Standardizer::fit(&cond);
         let y_st = Standardizer::fit(&data.y);
@@ -436,7 +471,12 @@ impl CramerGan {
         gw.extend(&cfg.generator_hidden);
         gw.push(m);
         let gh = cfg.generator_hidden.len();
-        let generator = Mlp::new(&gw, &activations(gh, gh - 1, cfg.leaky_slope), Init::TorchDefault, rng)?;
+        let generator = Mlp::new(
+            &gw,
+            &activations(gh, gh - 1, cfg.leaky_slope),
+            Init::TorchDefault,
+            rng,
+        )?;
         let mut cw = vec![m + c];
         cw.extend(&cfg.critic_hidden);
         cw.push(cfg.critic_outputs);
@@ -514,7 +554,8 @@ impl CramerGan {
                     steps += 1;
                 }
                 for _ in 0..cfg.generator_steps {
-                    let (l, g) = over_shards(&pool, &shards, rngs, |s, r| nets.generator_shard(s, r))?;
+                    let (l, g) =
+                        over_shards(&pool, &shards, rngs, |s, r| nets.generator_shard(s, r))?;
                     gen_opt.step(&g)?;
                     epoch_loss += l;
                     steps += 1;

@@ -72,8 +72,17 @@ pub struct Trace {
 impl Mlp {
     /// A new network with layer widths `widths = [in, h1, ..., out]` and the
     /// given activations (one per layer), f32 weights drawn from `rng`.
-    pub fn new(widths: &[usize], activations: &[Activation], init: Init, rng: &mut Rng) -> Result<Self> {
-        assert_eq!(widths.len(), activations.len() + 1, "one activation per layer");
+    pub fn new(
+        widths: &[usize],
+        activations: &[Activation],
+        init: Init,
+        rng: &mut Rng,
+    ) -> Result<Self> {
+        assert_eq!(
+            widths.len(),
+            activations.len() + 1,
+            "one activation per layer"
+        );
         let dev = Device::Cpu;
         let mut layers = Vec::with_capacity(activations.len());
         for (l, &activation) in activations.iter().enumerate() {
@@ -82,7 +91,10 @@ impl Mlp {
                 Init::TorchDefault => {
                     let bound = 1.0 / (fan_in as f64).sqrt();
                     let mut u = || rng.random_range(-bound..bound) as f32;
-                    ((0..fan_in * fan_out).map(|_| u()).collect(), (0..fan_out).map(|_| u()).collect())
+                    (
+                        (0..fan_in * fan_out).map(|_| u()).collect(),
+                        (0..fan_out).map(|_| u()).collect(),
+                    )
                 }
                 Init::XavierNormal => {
                     let std = (2.0 / (fan_in + fan_out) as f64).sqrt();
@@ -199,7 +211,12 @@ impl Mlp {
     ///
     /// # Errors
     /// Shape mismatch.
-    pub fn input_vjp(&self, trace: &Trace, v: &Tensor, cols: std::ops::Range<usize>) -> Result<Tensor> {
+    pub fn input_vjp(
+        &self,
+        trace: &Trace,
+        v: &Tensor,
+        cols: std::ops::Range<usize>,
+    ) -> Result<Tensor> {
         let mut g = v.clone();
         for l in (0..self.layers.len()).rev() {
             if let Some(d) = &trace.derivs[l] {
@@ -219,9 +236,15 @@ impl Mlp {
 
 fn weights(layer: &Layer, frozen: bool) -> (Tensor, Tensor) {
     if frozen {
-        (layer.weight.as_tensor().detach(), layer.bias.as_tensor().detach())
+        (
+            layer.weight.as_tensor().detach(),
+            layer.bias.as_tensor().detach(),
+        )
     } else {
-        (layer.weight.as_tensor().clone(), layer.bias.as_tensor().clone())
+        (
+            layer.weight.as_tensor().clone(),
+            layer.bias.as_tensor().clone(),
+        )
     }
 }
 
@@ -259,18 +282,31 @@ mod tests {
     #[test]
     fn input_vjp_equals_backward_input_gradient() {
         let mut rng = rng_from_seed(1);
-        let acts = [Activation::Tanh, Activation::LeakyRelu(0.01), Activation::Identity];
+        let acts = [
+            Activation::Tanh,
+            Activation::LeakyRelu(0.01),
+            Activation::Identity,
+        ];
         let net = Mlp::new(&[5, 7, 6, 4], &acts, Init::XavierNormal, &mut rng).unwrap();
         let x = Var::from_tensor(&randn(3, 5, &mut rng).unwrap()).unwrap();
         let v = randn(3, 4, &mut rng).unwrap();
         let tr = net.forward_trace(x.as_tensor(), true).unwrap();
-        let vjp = net.input_vjp(&tr, &v, 0..2).unwrap().to_vec2::<f32>().unwrap();
+        let vjp = net
+            .input_vjp(&tr, &v, 0..2)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         let loss = tr.output.mul(&v).unwrap().sum_all().unwrap();
         let g = loss.backward().unwrap();
         let gx = g.get(x.as_tensor()).unwrap().to_vec2::<f32>().unwrap();
         for i in 0..3 {
             for j in 0..2 {
-                assert!((vjp[i][j] - gx[i][j]).abs() < 1e-5, "{i},{j}: {} vs {}", vjp[i][j], gx[i][j]);
+                assert!(
+                    (vjp[i][j] - gx[i][j]).abs() < 1e-5,
+                    "{i},{j}: {} vs {}",
+                    vjp[i][j],
+                    gx[i][j]
+                );
             }
         }
     }

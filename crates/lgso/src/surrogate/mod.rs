@@ -136,7 +136,11 @@ pub fn pathwise_gradient(
 ) -> Result<(f64, Vec<f64>)> {
     let k = x.rows();
     let n = psi.len();
-    let psi_var = Var::from_vec(psi.iter().map(|&v| v as f32).collect::<Vec<f32>>(), (1, n), &candle_core::Device::Cpu)?;
+    let psi_var = Var::from_vec(
+        psi.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
+        (1, n),
+        &candle_core::Device::Cpu,
+    )?;
     let psi_b = psi_var.as_tensor().broadcast_as((k, n))?;
     let z = mlp::randn(k, fitted.noise_dim(), rng)?;
     let xt = mlp::tensor_f32(x.to_f32(), k, x.cols())?;
@@ -147,7 +151,9 @@ pub fn pathwise_gradient(
     let grads = loss.backward()?;
     let g = grads
         .get(psi_var.as_tensor())
-        .ok_or_else(|| Error::Surrogate("the objective does not depend on psi through the surrogate".into()))?
+        .ok_or_else(|| {
+            Error::Surrogate("the objective does not depend on psi through the surrogate".into())
+        })?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let g: Vec<f64> = g.into_iter().map(f64::from).collect();
