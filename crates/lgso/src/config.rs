@@ -104,8 +104,9 @@ pub struct LgsoConfig {
     /// Trust-region half-width `eps` (`step_data_gen`). Default: per problem
     /// (0.5, 0.2, 0.2, 0.2, 0.1).
     pub eps: Option<f64>,
-    /// `M`, samples per parameter point (`n_samples_per_dim`). Default 3000.
-    pub samples_per_point: usize,
+    /// `M`, samples per parameter point (`n_samples_per_dim`). Default: per
+    /// problem (3000, the paper's, except three hump: 1000).
+    pub samples_per_point: Option<usize>,
     /// `K`, surrogate samples for the psi gradient (`num_repetitions`).
     /// Default 10000.
     pub gradient_samples: usize,
@@ -133,7 +134,7 @@ impl Default for LgsoConfig {
             surrogate: "gan".into(),
             n_points: None,
             eps: None,
-            samples_per_point: 3000,
+            samples_per_point: None,
             gradient_samples: 10_000,
             lr: 0.1,
             betas: [0.9, 0.999],
@@ -243,9 +244,16 @@ impl ResolvedConfig {
     pub fn budget(&self) -> u64 {
         self.config.stop.budget.unwrap_or(u64::MAX)
     }
+    /// `M`.
+    pub fn samples_per_point(&self) -> usize {
+        self.config
+            .lgso
+            .samples_per_point
+            .unwrap_or(self.problem.defaults.samples_per_point)
+    }
     /// Simulator calls of one L-GSO iteration: `(N + 1) * M`.
     pub fn calls_per_iteration(&self) -> u64 {
-        (self.n_points() as u64 + 1) * self.config.lgso.samples_per_point as u64
+        (self.n_points() as u64 + 1) * self.samples_per_point() as u64
     }
 }
 
@@ -302,6 +310,9 @@ impl Config {
         if self.lgso.eps.is_none() {
             self.lgso.eps = Some(problem.defaults.eps);
         }
+        if self.lgso.samples_per_point.is_none() {
+            self.lgso.samples_per_point = Some(problem.defaults.samples_per_point);
+        }
         if self.stop.budget.is_none() {
             self.stop.budget = Some(default_budget(problem.name));
         }
@@ -318,7 +329,7 @@ impl Config {
                 detail: format!(
                     "(N + 1) * M = ({} + 1) * {}",
                     resolved.n_points(),
-                    resolved.config.lgso.samples_per_point
+                    resolved.samples_per_point()
                 ),
             });
         }
@@ -340,7 +351,13 @@ impl Config {
         if l.n_points == Some(0) {
             return Err(Error::config("lgso.n_points", "an integer >= 1", 0));
         }
-        at_least("lgso.samples_per_point", l.samples_per_point, 1)?;
+        if l.samples_per_point == Some(0) {
+            return Err(Error::config(
+                "lgso.samples_per_point",
+                "an integer >= 1",
+                0,
+            ));
+        }
         at_least("lgso.gradient_samples", l.gradient_samples, 1)?;
         at_least("lgso.max_train_samples", l.max_train_samples, 1)?;
         positive("lgso.lr", l.lr)?;

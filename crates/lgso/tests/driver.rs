@@ -59,7 +59,7 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
     config.stop.budget = Some(budget);
     config.lgso.n_points = Some(3);
     config.lgso.eps = Some(0.3);
-    config.lgso.samples_per_point = 50;
+    config.lgso.samples_per_point = Some(50);
     config.lgso.gradient_samples = 100;
     config.monitor.samples = 7;
     config.start = Some(vec![1.0, 1.0]);
@@ -80,6 +80,7 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
         defaults: ProblemDefaults {
             n_points: 3,
             eps: 0.3,
+            samples_per_point: 50,
         },
         target: 0.0,
         exact: None,

@@ -65,7 +65,7 @@ impl Lgso {
             seed: cfg.config.seed,
             n_points: cfg.n_points(),
             eps: cfg.eps(),
-            samples_per_point: l.samples_per_point,
+            samples_per_point: cfg.samples_per_point(),
             gradient_samples: l.gradient_samples,
             reuse_optimizer: l.reuse_optimizer,
             reuse_history: l.reuse_history,

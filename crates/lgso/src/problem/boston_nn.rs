@@ -290,6 +290,7 @@ pub fn problem() -> Result<Problem> {
         defaults: ProblemDefaults {
             n_points: 20,
             eps: 0.1,
+            samples_per_point: 3000,
         },
         target: 30.0,
         exact: None,

@@ -86,6 +86,12 @@ pub struct ProblemDefaults {
     pub n_points: usize,
     /// `eps`, the trust-region half-width (`step_data_gen`).
     pub eps: f64,
+    /// `M`, simulator calls per design point (`n_samples_per_dim`). The
+    /// paper's 3000 everywhere except three hump, where lgso uses 1000 (see
+    /// the README, "Benchmarks": at 3000 the 450k-call budget buys only 30
+    /// iterations, fewer than the ~30-40 Adam steps of length ~lr the path
+    /// to the optimum takes).
+    pub samples_per_point: usize,
 }
 
 /// A built-in problem: simulator, objective, start point and the paper's

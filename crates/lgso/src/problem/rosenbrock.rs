@@ -284,6 +284,7 @@ pub fn problem() -> Problem {
         defaults: ProblemDefaults {
             n_points: 15,
             eps: 0.2,
+            samples_per_point: 3000,
         },
         target: 1.0,
         exact: Some(sim),
@@ -308,6 +309,7 @@ pub fn submanifold_problem() -> Result<Problem> {
         defaults: ProblemDefaults {
             n_points: 20,
             eps: 0.2,
+            samples_per_point: 3000,
         },
         target: 1.0,
         exact: Some(sim),

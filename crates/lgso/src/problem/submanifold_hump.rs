@@ -143,6 +143,7 @@ pub fn problem() -> Result<Problem> {
         defaults: ProblemDefaults {
             n_points: 5,
             eps: 0.2,
+            samples_per_point: 3000,
         },
         target: -0.80,
         exact: None,

@@ -189,6 +189,7 @@ pub fn problem() -> Problem {
         defaults: ProblemDefaults {
             n_points: 4,
             eps: 0.5,
+            samples_per_point: 1000,
         },
         target: -0.80,
         exact: None,
