@@ -276,13 +276,23 @@ impl Config {
     /// # Errors
     /// [`Error::ConfigParse`] with the parser's message.
     pub fn from_toml_str(text: &str) -> Result<Config> {
-        toml::from_str(text)
-            .map_err(|e| Error::ConfigParse(e.to_string().trim().replace('\n', " ")))
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let at = e.span().map_or(String::new(), |s| location(text, s.start));
+            Error::ConfigParse(format!("{at}{}", e.message().trim().replace('\n', " ")))
+        })
     }
 
-    /// The configuration as TOML text.
-    pub fn to_toml_string(&self) -> String {
-        toml::to_string(self).unwrap_or_default()
+    /// The configuration as TOML text, ending with a newline.
+    ///
+    /// # Errors
+    /// [`Error::ConfigParse`] if a value cannot be written as TOML (not
+    /// expected for any value [`Config::resolve`] accepts).
+    pub fn to_toml_string(&self) -> Result<String> {
+        let mut text = toml::to_string(self).map_err(|e| Error::ConfigParse(e.to_string()))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        Ok(text)
     }
 
     /// Builds the problem, fills per-problem defaults and validates every
@@ -414,6 +424,38 @@ impl Config {
         at_least("gan.shards", g.shards, 1)?;
         Ok(())
     }
+}
+
+/// `line L, column C (key `table.key`): ` for a byte offset into a TOML
+/// text: the key is read from the line (text before `=`) and the last table
+/// header above it.
+fn location(text: &str, offset: usize) -> String {
+    let before = text.get(..offset.min(text.len())).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let table = before
+        .lines()
+        .take(line.saturating_sub(1))
+        .map(str::trim)
+        .filter(|l| l.starts_with('['))
+        .last()
+        .map(|l| {
+            let end = l.find(']').unwrap_or(l.len());
+            l[..end].trim_start_matches('[').trim().to_string()
+        });
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    let named = match (table, key) {
+        (Some(t), Some(k)) => format!(" (key `{t}.{k}`)"),
+        (None, Some(k)) => format!(" (key `{k}`)"),
+        (Some(t), None) => format!(" (in [{t}])"),
+        (None, None) => String::new(),
+    };
+    format!("line {line}, column {column}{named}: ")
 }
 
 fn positive(key: &str, v: f64) -> Result<()> {

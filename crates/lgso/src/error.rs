@@ -23,7 +23,7 @@ pub enum Error {
     },
     /// The configuration file could not be parsed (syntax error, unknown key,
     /// wrong type). The message comes from the TOML parser and names the key.
-    #[error("cannot read config: {0}")]
+    #[error("config: {0}")]
     ConfigParse(String),
     /// A problem name that is not one of the built-in problems.
     #[error("unknown problem `{name}`: expected one of {known}")]

@@ -50,7 +50,7 @@ fn defaults_are_the_papers_settings() {
     }
     // the resolved config round-trips through TOML with every default filled
     let r = resolve("problem = \"rosenbrock\"").unwrap();
-    let text = r.config.to_toml_string();
+    let text = r.config.to_toml_string().unwrap();
     assert!(
         text.contains("n_points = 15") && text.contains("eps = 0.2"),
         "{text}"
@@ -67,6 +67,7 @@ fn bad_input_names_the_culprit() {
     );
     let m = message("[lgso]\nfoo = 1");
     assert!(m.contains("foo") && m.contains("unknown field"), "{m}");
+    assert!(m.contains("line 2, column 1 (key `lgso.foo`)"), "{m}");
     let m = message("start = [1.0]");
     assert!(
         m.contains("start") && m.contains("dimension 1, expected 2"),

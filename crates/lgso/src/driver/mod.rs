@@ -93,10 +93,15 @@ pub struct Summary {
     pub psi_start: Vec<f64>,
     /// Final psi.
     pub psi_final: Vec<f64>,
-    /// Objective estimate at the start.
+    /// Objective estimate at the start (NaN, written as null, if the run
+    /// failed there).
     pub objective_start: f64,
+    /// Its standard error.
+    pub objective_start_stderr: f64,
     /// Objective estimate at the final psi.
     pub objective_final: f64,
+    /// Its standard error.
+    pub objective_final_stderr: f64,
     /// Closed-form objective at the final psi, where known.
     pub objective_final_exact: Option<f64>,
     /// Wall-clock seconds of the run.
@@ -199,27 +204,12 @@ pub fn run(
         calls_per_iteration: optimizer.calls_per_iteration(),
         monitor_samples: cfg.config.monitor.samples,
     };
-    let (obj0, se0, exact0) = monitor.estimate(optimizer.psi())?;
     for o in observers.iter_mut() {
         o.on_start(&info)?;
     }
-    let start_report = IterationReport {
-        iteration: 0,
-        calls: 0,
-        objective: obj0,
-        objective_stderr: se0,
-        objective_exact: exact0,
-        step: StepReport::default(),
-        seconds_simulate: 0.0,
-        seconds_total: 0.0,
-        psi: optimizer.psi().to_vec(),
-    };
-    for o in observers.iter_mut() {
-        o.on_iteration(&start_report)?;
-    }
     let mut history = History::new(dims.psi, dims.x, dims.y);
-    let mut reports = vec![start_report];
-    let result = iterate(
+    let mut reports: Vec<IterationReport> = Vec::new();
+    let result = start_and_iterate(
         cfg,
         optimizer,
         observers,
@@ -231,13 +221,12 @@ pub fn run(
         Ok(r) => r.clone(),
         Err(e) => StopReason::Failed(e.to_string()),
     };
-    let last = reports
-        .last()
-        .cloned()
-        .unwrap_or_else(|| reports[0].clone());
-    let times: Vec<f64> = reports[1..].iter().map(|r| r.seconds_total).collect();
+    let steps = reports.get(1..).unwrap_or(&[]);
+    let times: Vec<f64> = steps.iter().map(|r| r.seconds_total).collect();
     let total_iter: f64 = times.iter().sum();
-    let total_fit: f64 = reports[1..].iter().map(|r| r.step.seconds_fit).sum();
+    let total_fit: f64 = steps.iter().map(|r| r.step.seconds_fit).sum();
+    let nan = f64::NAN;
+    let (first, last) = (reports.first(), reports.last());
     let summary = Summary {
         problem: info.problem.clone(),
         optimizer: info.optimizer.clone(),
@@ -246,9 +235,11 @@ pub fn run(
         calls: history.calls(),
         psi_start: info.start.clone(),
         psi_final: optimizer.psi().to_vec(),
-        objective_start: obj0,
-        objective_final: last.objective,
-        objective_final_exact: last.objective_exact,
+        objective_start: first.map_or(nan, |r| r.objective),
+        objective_start_stderr: first.map_or(nan, |r| r.objective_stderr),
+        objective_final: last.map_or(nan, |r| r.objective),
+        objective_final_stderr: last.map_or(nan, |r| r.objective_stderr),
+        objective_final_exact: last.and_then(|r| r.objective_exact),
         seconds_total: t0.elapsed().as_secs_f64(),
         median_seconds_per_iteration: median(&times),
         fit_share: if total_iter > 0.0 {
@@ -261,6 +252,34 @@ pub fn run(
         o.on_finish(&summary)?;
     }
     result.map(|_| summary)
+}
+
+/// Reports the start point (iteration 0), then iterates.
+fn start_and_iterate(
+    cfg: &ResolvedConfig,
+    optimizer: &mut dyn Optimizer,
+    observers: &mut [&mut dyn Observer],
+    monitor: &Monitor,
+    history: &mut History,
+    reports: &mut Vec<IterationReport>,
+) -> Result<StopReason> {
+    let (objective, objective_stderr, objective_exact) = monitor.estimate(optimizer.psi())?;
+    let start_report = IterationReport {
+        iteration: 0,
+        calls: 0,
+        objective,
+        objective_stderr,
+        objective_exact,
+        step: StepReport::default(),
+        seconds_simulate: 0.0,
+        seconds_total: 0.0,
+        psi: optimizer.psi().to_vec(),
+    };
+    for o in observers.iter_mut() {
+        o.on_iteration(&start_report)?;
+    }
+    reports.push(start_report);
+    iterate(cfg, optimizer, observers, monitor, history, reports)
 }
 
 fn iterate(

@@ -1,0 +1,176 @@
+//! Command-line arguments (clap derive).
+//!
+//! Values are only parsed here; every check against a problem (names,
+//! dimensions, budgets) is left to the library's `Config::resolve`, so the
+//! command line and a config file are validated by the same code.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// `lgso`: optimize the parameters of a stochastic simulator with local
+/// generative surrogates (L-GSO, Shirobokov et al., NeurIPS 2020).
+#[derive(Debug, Parser)]
+#[command(name = "lgso", version)]
+#[command(arg_required_else_help = true)]
+pub struct Cli {
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run L-GSO on a built-in problem and record it in a run directory.
+    Run(RunArgs),
+    /// List the built-in problems and the paper's settings for them.
+    Problems,
+    /// Benchmark: one L-GSO run per problem with the paper's settings, then a
+    /// Markdown table of calls, objectives and timings.
+    Bench(BenchArgs),
+    /// Time one GAN surrogate fit on real trust-region data.
+    BenchFit(BenchFitArgs),
+}
+
+/// Arguments of `lgso run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Built-in problem (see `lgso problems`); default: the config file's,
+    /// else three-hump.
+    #[arg(value_name = "PROBLEM")]
+    pub problem: Option<String>,
+    #[command(flatten)]
+    /// Settings shared with `lgso bench`.
+    pub common: CommonArgs,
+    /// Stop once the objective estimate is at or below VALUE.
+    #[arg(long, value_name = "VALUE", allow_negative_numbers = true)]
+    pub target: Option<f64>,
+    /// Run directory; default runs/<problem>-s<seed>-<unix seconds>. It must
+    /// not already hold a run.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print no progress, only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Options shared by `lgso run` and `lgso bench`; command-line values
+/// override the config file's.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// TOML config file (see the `lgso::config` docs for the keys).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Run seed; every random draw derives from it.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Simulator-call budget, e.g. 150000, 150_000 or 150k.
+    #[arg(long, value_name = "CALLS", value_parser = parse_calls)]
+    pub budget: Option<u64>,
+    /// Stop after N iterations.
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<u64>,
+}
+
+/// Arguments of `lgso bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Comma-separated problems to run.
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        default_value = "rosenbrock,three-hump"
+    )]
+    pub problems: Vec<String>,
+    #[command(flatten)]
+    /// Settings shared with `lgso run`; `--budget` overrides every
+    /// problem's budget.
+    pub common: CommonArgs,
+    /// Directory holding one run directory per problem and bench.md;
+    /// default runs/bench-<unix seconds>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print no progress, only the table.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `lgso bench-fit`.
+#[derive(Debug, Args)]
+pub struct BenchFitArgs {
+    /// Problem whose simulator provides the training data.
+    #[arg(long, value_name = "NAME", default_value = "rosenbrock")]
+    pub problem: String,
+    /// Training samples.
+    #[arg(long, value_name = "K", default_value_t = 48_000, value_parser = parse_count)]
+    pub samples: usize,
+    /// Passes over the training set.
+    #[arg(long, value_name = "E", default_value_t = 15)]
+    pub epochs: usize,
+    /// Seed of the data and the fit.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Parses a count of simulator calls: digits with optional `_` separators
+/// and an optional `k` (thousand) or `M` (million) suffix, e.g. `150_000`,
+/// `150k`, `1.5M`.
+///
+/// # Errors
+/// A message giving the expected form.
+pub fn parse_calls(text: &str) -> Result<u64, String> {
+    const FORM: &str =
+        "expected a whole number of simulator calls, e.g. 150000, 150_000, 150k or 1.5M";
+    let t: String = text.trim().chars().filter(|&c| c != '_').collect();
+    let (mantissa, scale) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
+        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
+        _ => (t.as_str(), 1.0),
+    };
+    if scale == 1.0 {
+        return mantissa.parse::<u64>().map_err(|_| FORM.to_string());
+    }
+    if mantissa.is_empty() || !mantissa.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(FORM.to_string());
+    }
+    let v: f64 = mantissa.parse().map_err(|_| FORM.to_string())?;
+    let calls = v * scale;
+    if !calls.is_finite() || calls.fract() != 0.0 || calls >= u64::MAX as f64 {
+        return Err(FORM.to_string());
+    }
+    Ok(calls as u64)
+}
+
+/// Parses a sample count with the same forms as [`parse_calls`].
+///
+/// # Errors
+/// A message giving the expected form.
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    let n = parse_calls(text)
+        .map_err(|_| "expected a whole number of samples, e.g. 48000, 48_000 or 48k".to_string())?;
+    usize::try_from(n).map_err(|_| format!("{n} samples is more than this machine can address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_forms() {
+        assert_eq!(parse_calls("150000"), Ok(150_000));
+        assert_eq!(parse_calls("150_000"), Ok(150_000));
+        assert_eq!(parse_calls("150k"), Ok(150_000));
+        assert_eq!(parse_calls("1.5M"), Ok(1_500_000));
+        for bad in ["", "k", "-5", "1.5", "1e6", "0.0001k", "abc", "1.2.3k"] {
+            assert!(parse_calls(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,53 @@
+//! `lgso problems`: the built-in problems and the paper's settings.
+
+use std::process::ExitCode;
+
+use lgso::config::{default_budget, Config};
+use lgso::problem::{by_name, NAMES};
+
+use crate::text;
+
+/// Prints the table of built-in problems.
+///
+/// # Errors
+/// A shipped data file that cannot be parsed.
+pub fn problems() -> anyhow::Result<ExitCode> {
+    let mut rows = Vec::new();
+    for name in NAMES {
+        let p = by_name(name)?;
+        let d = p.dims();
+        // (N + 1) * M as `lgso run` would use it
+        let per_iteration = Config {
+            problem: name.to_string(),
+            ..Config::default()
+        }
+        .resolve()?
+        .calls_per_iteration();
+        rows.push(vec![
+            p.name.to_string(),
+            format!("{}/{}/{}", d.psi, d.x, d.y),
+            p.defaults.n_points.to_string(),
+            text::num(p.defaults.eps),
+            text::calls(per_iteration),
+            text::calls(default_budget(p.name)),
+            text::num(p.target),
+            text::vector(&p.start, 4),
+            p.description.to_string(),
+        ]);
+    }
+    text::out(&text::table(
+        &[
+            "name",
+            "psi/x/y",
+            "N",
+            "eps",
+            "calls/iter",
+            "budget",
+            "target",
+            "start",
+            "description",
+        ],
+        &rows,
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,173 @@
+//! `lgso run`: load the config, apply the command line, run L-GSO with the
+//! run-directory and progress observers, print a summary.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use lgso::config::{Config, ResolvedConfig};
+use lgso::driver::{IterationReport, StopReason, Summary};
+
+use crate::args::{CommonArgs, RunArgs};
+use crate::progress::Progress;
+use crate::run_dir::{self, RunDir};
+use crate::text;
+
+/// Reads a config file, or the defaults when there is none.
+///
+/// # Errors
+/// A missing or unreadable file, or a TOML error (unknown key, wrong type),
+/// naming the path.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    Config::from_toml_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Applies the options shared by `run` and `bench` over a config.
+pub fn apply_common(cfg: &mut Config, args: &CommonArgs) {
+    if let Some(seed) = args.seed {
+        cfg.seed = seed;
+    }
+    if let Some(budget) = args.budget {
+        cfg.stop.budget = Some(budget);
+    }
+    if let Some(n) = args.max_iterations {
+        cfg.stop.max_iterations = Some(n);
+    }
+}
+
+/// A completed run.
+pub struct Finished {
+    /// The library's summary.
+    pub summary: Summary,
+    /// Every report, row 0 being the start point.
+    pub reports: Vec<IterationReport>,
+    /// The run directory.
+    pub dir: PathBuf,
+}
+
+/// Runs L-GSO for `cfg`, recording it in `dir`.
+///
+/// # Errors
+/// A run directory that holds a run or cannot be written; any error of the
+/// run itself (then `summary.json` records the failure).
+pub fn execute(cfg: &ResolvedConfig, dir: &Path, quiet: bool) -> anyhow::Result<Finished> {
+    let mut run_dir = RunDir::create(dir, cfg)?;
+    let mut progress = Progress::new(cfg.problem.name, quiet);
+    let result = lgso::driver::run_lgso(cfg, &mut [&mut progress, &mut run_dir]);
+    drop(progress);
+    if let Some(e) = run_dir.plot_error() {
+        if !quiet {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: cannot draw the objective plot: {e}"
+            );
+        }
+    }
+    match result {
+        Ok(summary) => Ok(Finished {
+            summary,
+            reports: run_dir.reports().to_vec(),
+            dir: dir.to_path_buf(),
+        }),
+        Err(e) => Err(anyhow::Error::new(e).context(format!(
+            "run failed (see {})",
+            dir.join("summary.json").display()
+        ))),
+    }
+}
+
+/// `lgso run`.
+///
+/// # Errors
+/// Config, validation, run-directory and run errors.
+pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = load_config(args.common.config.as_deref())?;
+    if let Some(p) = &args.problem {
+        cfg.problem = p.clone();
+    }
+    apply_common(&mut cfg, &args.common);
+    if let Some(t) = args.target {
+        cfg.stop.target = Some(t);
+    }
+    let resolved = cfg.resolve()?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| run_dir::default_dir(resolved.problem.name, resolved.config.seed));
+    let done = execute(&resolved, &dir, args.quiet)?;
+    text::out(&summary_text(&resolved, &done))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Words for a stop reason.
+pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig) -> String {
+    match reason {
+        StopReason::Budget => format!(
+            "budget (another iteration of {} calls would exceed {})",
+            text::calls(cfg.calls_per_iteration()),
+            text::calls(cfg.budget())
+        ),
+        StopReason::MaxIterations => format!(
+            "max iterations ({})",
+            cfg.config.stop.max_iterations.unwrap_or_default()
+        ),
+        StopReason::Target => format!(
+            "target (objective estimate <= {})",
+            cfg.config.stop.target.map_or("?".into(), text::num)
+        ),
+        StopReason::Failed(why) => format!("failed: {why}"),
+    }
+}
+
+/// The final summary printed by `lgso run`.
+pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
+    let s = &done.summary;
+    let objective = match (done.reports.first(), done.reports.last()) {
+        (Some(a), Some(b)) => format!("{} -> {}", text::objective(a), text::objective(b)),
+        _ => format!(
+            "{} -> {}",
+            text::num(s.objective_start),
+            text::num(s.objective_final)
+        ),
+    };
+    let rows = [
+        ("problem", s.problem.clone()),
+        ("stopped", stop_text(&s.stop_reason, cfg)),
+        ("iterations", s.iterations.to_string()),
+        (
+            "calls",
+            format!("{} of {}", text::calls(s.calls), text::calls(cfg.budget())),
+        ),
+        ("objective", objective),
+        (
+            "psi",
+            format!(
+                "{} -> {}",
+                text::vector(&s.psi_start, 6),
+                text::vector(&s.psi_final, 6)
+            ),
+        ),
+        (
+            "time",
+            if s.iterations == 0 {
+                text::seconds(s.seconds_total)
+            } else {
+                format!(
+                    "{} (median {} per iteration, {:.0}% fitting the surrogate)",
+                    text::seconds(s.seconds_total),
+                    text::seconds(s.median_seconds_per_iteration),
+                    100.0 * s.fit_share
+                )
+            },
+        ),
+        ("run directory", done.dir.display().to_string()),
+    ];
+    rows.iter().map(|(k, v)| format!("{k:<14}{v}\n")).collect()
+}

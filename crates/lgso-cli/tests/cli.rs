@@ -1,0 +1,425 @@
+//! End-to-end tests of the `lgso` binary, each in a fresh temporary
+//! directory (issue "L-GSO core", item 5): bad inputs give one `error:`
+//! line naming the culprit and the expected form, with exit code 2 and no
+//! panic; a tiny run leaves a complete run directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TestDir(PathBuf);
+
+impl TestDir {
+    fn new(name: &str) -> TestDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "lgso-cli-test-{}-{n}-{nanos}-{name}",
+            std::process::id()
+        ));
+        fs::create_dir_all(&dir).expect("create test dir");
+        TestDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        fs::write(&p, text).expect("write test file");
+        p
+    }
+
+    /// Runs `lgso args...` in this directory.
+    fn lgso(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_lgso"))
+            .args(args)
+            .current_dir(&self.0)
+            .output()
+            .expect("run lgso")
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A config that makes a three-hump run take well under a second per
+/// iteration: 5 points x 200 samples = 1000 calls per iteration.
+const FAST: &str = "[lgso]
+samples_per_point = 200
+gradient_samples = 500
+
+[gan]
+epochs = 1
+
+[monitor]
+samples = 2000
+";
+
+/// Asserts exit code 2, no panic, and exactly one stderr line starting with
+/// `error:` that contains every one of `needles`.
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    assert_eq!(out.status.code(), Some(2), "exit code; stderr: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one stderr line, got: {stderr}");
+    assert!(
+        lines[0].starts_with("error: "),
+        "not an error line: {stderr}"
+    );
+    for n in needles {
+        assert!(lines[0].contains(n), "{n:?} missing from: {stderr}");
+    }
+}
+
+/// Runs `lgso run --config <text> args...` and checks the one-line error.
+fn config_error(name: &str, config: &str, args: &[&str], needles: &[&str]) {
+    let dir = TestDir::new(name);
+    dir.write("c.toml", config);
+    let mut all = vec!["run", "--config", "c.toml"];
+    all.extend(args);
+    assert_one_line_error(&dir.lgso(&all), needles);
+}
+
+#[test]
+fn unknown_problem_on_the_command_line() {
+    let dir = TestDir::new("unknown-positional");
+    let out = dir.lgso(&["run", "no-such-problem"]);
+    assert_one_line_error(
+        &out,
+        &[
+            "`no-such-problem`",
+            "expected one of",
+            "three-hump",
+            "rosenbrock",
+        ],
+    );
+}
+
+#[test]
+fn unknown_problem_in_the_config() {
+    config_error(
+        "unknown-config",
+        "problem = \"no-such-problem\"\n",
+        &[],
+        &["`no-such-problem`", "expected one of", "three-hump"],
+    );
+}
+
+#[test]
+fn unknown_config_key() {
+    config_error(
+        "unknown-key",
+        "[lgso]\nfoo = 1\n",
+        &[],
+        &[
+            "c.toml",
+            "line 2",
+            "`foo`",
+            "lgso.foo",
+            "expected one of",
+            "n_points",
+        ],
+    );
+}
+
+#[test]
+fn config_value_of_the_wrong_type() {
+    config_error(
+        "wrong-type",
+        "[lgso]\neps = \"wide\"\n",
+        &[],
+        &["c.toml", "lgso.eps", "expected f64"],
+    );
+}
+
+#[test]
+fn start_point_of_the_wrong_dimension() {
+    config_error(
+        "start-dim",
+        "start = [1.0]\n",
+        &[],
+        &["start", "three-hump", "dimension 1", "expected 2"],
+    );
+}
+
+#[test]
+fn nan_in_the_start_point() {
+    config_error(
+        "start-nan",
+        "start = [nan, 0.0]\n",
+        &[],
+        &["start", "index 0", "NaN", "finite number"],
+    );
+}
+
+#[test]
+fn eps_must_be_positive() {
+    for (name, eps) in [("eps-zero", "0"), ("eps-negative", "-1")] {
+        config_error(
+            name,
+            &format!("[lgso]\neps = {eps}\n"),
+            &[],
+            &["lgso.eps", "> 0", &format!("found {eps}")],
+        );
+    }
+}
+
+#[test]
+fn budget_smaller_than_one_iteration() {
+    let dir = TestDir::new("budget");
+    let out = dir.lgso(&["run", "--budget", "10"]);
+    // the default problem's (N + 1) * M calls per iteration
+    let per_iteration = lgso::config::Config::default()
+        .resolve()
+        .unwrap()
+        .calls_per_iteration()
+        .to_string();
+    assert_one_line_error(
+        &out,
+        &[
+            "budget of 10",
+            "one iteration",
+            &per_iteration,
+            "(N + 1) * M",
+        ],
+    );
+}
+
+#[test]
+fn unparsable_budget() {
+    let dir = TestDir::new("budget-parse");
+    let out = dir.lgso(&["run", "--budget", "lots"]);
+    assert_one_line_error(
+        &out,
+        &["--budget", "'lots'", "whole number of simulator calls"],
+    );
+}
+
+#[test]
+fn three_hump_at_the_origin() {
+    let dir = TestDir::new("origin");
+    dir.write("c.toml", "start = [0.0, 0.0]\n");
+    let out = dir.lgso(&["run", "--config", "c.toml", "--out", "r"]);
+    assert_one_line_error(&out, &["three-hump", "psi = [0.0, 0.0]", "non-zero"]);
+    // the failure is recorded in the run directory
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("r/summary.json")).unwrap())
+            .unwrap();
+    let failed = summary["stop_reason"]["failed"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(failed.contains("psi = [0.0, 0.0]"), "{summary}");
+    assert_eq!(summary["calls"], 0);
+}
+
+#[test]
+fn missing_config_file() {
+    let dir = TestDir::new("missing");
+    let out = dir.lgso(&["run", "--config", "absent.toml"]);
+    assert_one_line_error(&out, &["cannot read config file", "absent.toml"]);
+}
+
+#[test]
+fn out_directory_that_holds_a_run() {
+    let dir = TestDir::new("taken");
+    dir.write("c.toml", FAST);
+    fs::create_dir(dir.path().join("r")).unwrap();
+    dir.write("r/trace.csv", "precious\n");
+    let out = dir.lgso(&[
+        "run", "--config", "c.toml", "--budget", "2000", "--out", "r",
+    ]);
+    assert_one_line_error(&out, &["r", "already holds a run", "--out"]);
+    assert_eq!(
+        fs::read_to_string(dir.path().join("r/trace.csv")).unwrap(),
+        "precious\n"
+    );
+}
+
+#[test]
+fn bench_with_an_unknown_problem() {
+    let dir = TestDir::new("bench-unknown");
+    let out = dir.lgso(&["bench", "--problems", "rosenbrock,nope"]);
+    assert_one_line_error(&out, &["`nope`", "--problems", "three-hump", "boston-nn"]);
+}
+
+#[test]
+fn problems_lists_every_problem() {
+    let dir = TestDir::new("problems");
+    let out = dir.lgso(&["problems"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(lgso::problem::NAMES.len(), 5);
+    for name in lgso::problem::NAMES {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} missing from:\n{stdout}"
+        );
+    }
+}
+
+/// Parses a CSV file written by lgso into its header and rows.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .map(String::from)
+        .collect();
+    let rows = lines
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+#[test]
+fn tiny_three_hump_run() {
+    let dir = TestDir::new("tiny-run");
+    dir.write("fast.toml", FAST);
+    let budget = 2000u64;
+    let out = dir.lgso(&[
+        "run",
+        "three-hump",
+        "--config",
+        "fast.toml",
+        "--budget",
+        "2000",
+        "--out",
+        "r",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("three-hump") && stdout.contains("budget"),
+        "{stdout}"
+    );
+    let r = dir.path().join("r");
+
+    // config.toml: the resolved config, readable again
+    let cfg =
+        lgso::config::Config::from_toml_str(&fs::read_to_string(r.join("config.toml")).unwrap())
+            .unwrap();
+    assert_eq!(cfg.problem, "three-hump");
+    assert_eq!(cfg.stop.budget, Some(budget));
+    assert_eq!(cfg.lgso.n_points, Some(4));
+    // (N + 1) * M with M = 200 from fast.toml
+    assert_eq!(cfg.clone().resolve().unwrap().calls_per_iteration(), 1000);
+    assert_eq!(cfg.start, Some(vec![2.0, 0.0]));
+
+    // trace.csv: header + start row + at least one iteration
+    let (header, rows) = read_csv(&r.join("trace.csv"));
+    assert_eq!(header[..3], ["iteration", "calls", "objective"]);
+    assert!(header.contains(&"seconds_fit".to_string()));
+    assert!(rows.len() >= 2, "{rows:?}");
+    let calls: Vec<u64> = rows.iter().map(|row| row[1].parse().unwrap()).collect();
+    assert_eq!(calls[0], 0);
+    assert!(calls.windows(2).all(|w| w[0] <= w[1]), "{calls:?}");
+    assert!(calls.iter().all(|&c| c <= budget), "{calls:?}");
+    for row in &rows {
+        assert_eq!(row.len(), header.len());
+        let objective: f64 = row[2].parse().unwrap();
+        assert!(objective.is_finite());
+    }
+
+    // psi.csv: one row per trace row, n = 2
+    let (header, psi_rows) = read_csv(&r.join("psi.csv"));
+    assert_eq!(header, ["iteration", "calls", "psi_1", "psi_2"]);
+    assert_eq!(psi_rows.len(), rows.len());
+    assert_eq!(psi_rows[0][2..], ["2", "0"]);
+
+    // summary.json
+    let summary: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(r.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["stop_reason"], "budget", "{summary}");
+    let used = summary["calls"].as_u64().unwrap();
+    assert!(
+        used <= budget && used == *calls.last().unwrap(),
+        "{summary}"
+    );
+    assert_eq!(summary["iterations"].as_u64(), Some(rows.len() as u64 - 1));
+    assert!(summary["run_dir"].as_str().unwrap().ends_with('r'));
+
+    // objective.png
+    let png = fs::read(r.join("objective.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+
+    // nothing half-written is left behind
+    let names: Vec<String> = fs::read_dir(&r)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+}
+
+#[test]
+fn tiny_bench() {
+    let dir = TestDir::new("tiny-bench");
+    dir.write("fast.toml", FAST);
+    let out = dir.lgso(&[
+        "bench",
+        "--problems",
+        "three-hump",
+        "--config",
+        "fast.toml",
+        "--budget",
+        "2000",
+        "--out",
+        "b",
+        "--quiet",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let md = fs::read_to_string(dir.path().join("b/bench.md")).unwrap();
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| three-hump |"))
+        .unwrap_or_else(|| panic!("no three-hump row in:\n{md}"));
+    assert!(stdout.contains(row), "{stdout}");
+    assert!(row.contains("| 2,000 |"), "{row}");
+    assert!(dir.path().join("b/three-hump/summary.json").exists());
+}
+
+#[test]
+fn tiny_bench_fit() {
+    let dir = TestDir::new("bench-fit");
+    let out = dir.lgso(&["bench-fit", "--samples", "600", "--epochs", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "problem",
+        "samples",
+        "minibatches",
+        "seconds",
+        "ms/minibatch",
+        "projected",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(key)),
+            "{key} missing:\n{stdout}"
+        );
+    }
+    let out = dir.lgso(&["bench-fit", "--epochs", "0"]);
+    assert_one_line_error(&out, &["gan.epochs", ">= 1"]);
+}
