@@ -209,7 +209,7 @@ pub fn run(
     }
     let mut history = History::new(dims.psi, dims.x, dims.y);
     let mut reports: Vec<IterationReport> = Vec::new();
-    let result = start_and_iterate(
+    let result = iterate(
         cfg,
         optimizer,
         observers,
@@ -254,8 +254,9 @@ pub fn run(
     result.map(|_| summary)
 }
 
-/// Reports the start point (iteration 0), then iterates.
-fn start_and_iterate(
+/// Reports the start point (iteration 0), then iterates until a stopping
+/// rule fires.
+fn iterate(
     cfg: &ResolvedConfig,
     optimizer: &mut dyn Optimizer,
     observers: &mut [&mut dyn Observer],
@@ -279,17 +280,6 @@ fn start_and_iterate(
         o.on_iteration(&start_report)?;
     }
     reports.push(start_report);
-    iterate(cfg, optimizer, observers, monitor, history, reports)
-}
-
-fn iterate(
-    cfg: &ResolvedConfig,
-    optimizer: &mut dyn Optimizer,
-    observers: &mut [&mut dyn Observer],
-    monitor: &Monitor,
-    history: &mut History,
-    reports: &mut Vec<IterationReport>,
-) -> Result<StopReason> {
     let stop = &cfg.config.stop;
     loop {
         if let (Some(t), Some(r)) = (stop.target, reports.last()) {
