@@ -261,7 +261,7 @@ impl ResolvedConfig {
 /// a result in a few minutes on a laptop CPU for the default problem.
 pub fn default_budget(problem: &str) -> u64 {
     match problem {
-        "three-hump" => 150_000,
+        "three-hump" => 60_000,
         "rosenbrock" => 700_000,
         "submanifold-rosenbrock" => 1_000_000,
         "submanifold-hump" => 300_000,
