@@ -216,6 +216,7 @@ fn noise_with_std(std: &[f32], b: usize, scale: f64, rng: &mut Rng) -> Result<Te
 }
 
 impl Nets<'_> {
+    /// The shard's conditions `cond: [b, c]`, stacked twice and three times.
     fn conds(&self, sh: &Shard) -> Result<(Tensor, Tensor, Tensor)> {
         let cond = tensor_f32(sh.cond.to_vec(), sh.b, self.c)?;
         let cond2 = Tensor::cat(&[&cond, &cond], 0)?;
@@ -278,13 +279,16 @@ impl Nets<'_> {
     /// Generator loss `L_G` on one shard and its gradient with respect to the
     /// generator's variables (the critic is frozen).
     fn generator_shard(&self, sh: &Shard, rng: &mut Rng) -> Result<(f64, Vec<Vec<f32>>)> {
-        let (_, cond2, cond3) = self.conds(sh)?;
+        let (cond, cond2, _) = self.conds(sh)?;
         let ygen = self.generate(&cond2, false, rng)?;
         let yr = self.real_with_noise(sh, rng)?;
-        let ys = Tensor::cat(&[&yr, &ygen], 0)?;
-        let h = self
+        // h(y_r) does not depend on the generator: evaluate it untracked so
+        // that backward only walks the critic for the generated rows.
+        let h_real = self.critic.forward(&Tensor::cat(&[&yr, &cond], 1)?, true)?;
+        let h_gen = self
             .critic
-            .forward(&Tensor::cat(&[&ys, &cond3], 1)?, true)?;
+            .forward(&Tensor::cat(&[&ygen, &cond2], 1)?, true)?;
+        let h = Tensor::cat(&[&h_real, &h_gen], 0)?;
         let loss = cramer_generator_loss(&h, sh.b)?;
         let grads = loss.backward()?;
         Ok((
