@@ -23,13 +23,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run L-GSO on a built-in problem and record it in a run directory.
+    #[command(allow_negative_numbers = true)]
     Run(RunArgs),
     /// List the built-in problems and the paper's settings for them.
     Problems,
     /// Benchmark: one L-GSO run per problem with the paper's settings, then a
     /// Markdown table of calls, objectives and timings.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Time one GAN surrogate fit on real trust-region data.
+    #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
 }
 
@@ -124,23 +127,23 @@ pub fn parse_calls(text: &str) -> Result<u64, String> {
     const FORM: &str =
         "expected a whole number of simulator calls, e.g. 150000, 150_000, 150k or 1.5M";
     let t: String = text.trim().chars().filter(|&c| c != '_').collect();
-    let (mantissa, scale) = match t.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&t[..i], 1e3),
-        Some((i, 'm' | 'M')) => (&t[..i], 1e6),
-        _ => (t.as_str(), 1.0),
+    let (mantissa, digits) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 3),
+        Some((i, 'm' | 'M')) => (&t[..i], 6),
+        _ => (t.as_str(), 0),
     };
-    if scale == 1.0 {
-        return mantissa.parse::<u64>().map_err(|_| FORM.to_string());
-    }
-    if mantissa.is_empty() || !mantissa.chars().all(|c| c.is_ascii_digit() || c == '.') {
+    // Exact decimal arithmetic: "1.005k" = 1005, "2.01M" = 2010000.
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if int.is_empty() && frac.is_empty()
+        || !all_digits(int)
+        || !all_digits(frac)
+        || frac.len() > digits
+    {
         return Err(FORM.to_string());
     }
-    let v: f64 = mantissa.parse().map_err(|_| FORM.to_string())?;
-    let calls = v * scale;
-    if !calls.is_finite() || calls.fract() != 0.0 || calls >= u64::MAX as f64 {
-        return Err(FORM.to_string());
-    }
-    Ok(calls as u64)
+    let padded = format!("{int}{frac:0<digits$}");
+    padded.parse::<u64>().map_err(|_| FORM.to_string())
 }
 
 /// Parses a sample count with the same forms as [`parse_calls`].
@@ -162,6 +165,13 @@ mod tests {
         assert_eq!(parse_calls("150000"), Ok(150_000));
         assert_eq!(parse_calls("150_000"), Ok(150_000));
         assert_eq!(parse_calls("150k"), Ok(150_000));
+        assert_eq!(parse_calls("1.005k"), Ok(1_005));
+        assert_eq!(parse_calls("2.01M"), Ok(2_010_000));
+        assert_eq!(parse_calls(".5k"), Ok(500));
+        assert!(parse_calls("1.0005k").is_err());
+        assert!(parse_calls("1.5").is_err());
+        assert!(parse_calls("k").is_err());
+        assert!(parse_calls(".k").is_err());
         assert_eq!(parse_calls("1.5M"), Ok(1_500_000));
         for bad in ["", "k", "-5", "1.5", "1e6", "0.0001k", "abc", "1.2.3k"] {
             assert!(parse_calls(bad).is_err(), "{bad:?} accepted");

@@ -204,11 +204,15 @@ fn median(v: &[f64]) -> Option<f64> {
 /// # Errors
 /// An unknown problem, invalid GAN settings, simulator or surrogate errors.
 pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
-    if args.samples < 2 {
+    let max = lgso::config::MAX_SAMPLES;
+    if !(2..=max).contains(&args.samples) {
         bail!(
-            "invalid --samples {}: expected an integer >= 2 (training samples)",
+            "invalid --samples {}: expected an integer from 2 to {max} (training samples)",
             args.samples
         );
+    }
+    if args.epochs == 0 {
+        bail!("invalid --epochs 0: expected an integer >= 1 (passes over the training set)");
     }
     // Validate the GAN settings with the library's own checks.
     let mut cfg = lgso::config::Config {

@@ -332,6 +332,13 @@ impl Config {
             problem,
         };
         let per_iteration = resolved.calls_per_iteration();
+        if per_iteration > MAX_CALLS_PER_ITERATION {
+            return Err(Error::config(
+                "lgso.n_points, lgso.samples_per_point",
+                format!("(N + 1) * M <= {MAX_CALLS_PER_ITERATION} simulator calls per iteration"),
+                per_iteration,
+            ));
+        }
         if resolved.budget() < per_iteration {
             return Err(Error::BudgetTooSmall {
                 budget: resolved.budget(),
@@ -347,6 +354,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<()> {
+        self.validate_sizes()?;
         let l = &self.lgso;
         if l.surrogate != "gan" {
             return Err(Error::config(
@@ -471,6 +479,59 @@ fn non_negative(key: &str, v: f64) -> Result<()> {
         Ok(())
     } else {
         Err(Error::config(key, "a finite number >= 0", v))
+    }
+}
+
+/// Largest network width (noise dimension, hidden layer, critic outputs).
+pub const MAX_WIDTH: usize = 65_536;
+/// Largest sample count of one kind (M, K, monitor draws, batch).
+pub const MAX_SAMPLES: usize = 10_000_000;
+/// Largest number of simulator calls in one iteration, `(N + 1) M`.
+pub const MAX_CALLS_PER_ITERATION: u64 = 100_000_000;
+
+impl Config {
+    /// Upper bounds that keep a run within memory: a width or sample count
+    /// beyond them would allocate tens of gigabytes and be killed by the
+    /// system instead of failing with a message.
+    fn validate_sizes(&self) -> Result<()> {
+        let g = &self.gan;
+        at_most("gan.noise_dim", g.noise_dim, MAX_WIDTH)?;
+        at_most("gan.critic_outputs", g.critic_outputs, MAX_WIDTH)?;
+        for (key, widths) in [
+            ("gan.generator_hidden", &g.generator_hidden),
+            ("gan.critic_hidden", &g.critic_hidden),
+        ] {
+            if let Some(&w) = widths.iter().find(|&&w| w > MAX_WIDTH) {
+                return Err(Error::config(
+                    key,
+                    format!("widths of at most {MAX_WIDTH}"),
+                    w,
+                ));
+            }
+        }
+        at_most("gan.batch_size", g.batch_size, MAX_SAMPLES)?;
+        at_most("gan.shards", g.shards, 1024)?;
+        at_most(
+            "lgso.gradient_samples",
+            self.lgso.gradient_samples,
+            MAX_SAMPLES,
+        )?;
+        at_most("monitor.samples", self.monitor.samples, MAX_SAMPLES)?;
+        if let Some(m) = self.lgso.samples_per_point {
+            at_most("lgso.samples_per_point", m, MAX_SAMPLES)?;
+        }
+        if let Some(n) = self.lgso.n_points {
+            at_most("lgso.n_points", n, 100_000)?;
+        }
+        Ok(())
+    }
+}
+
+fn at_most(key: &str, v: usize, max: usize) -> Result<()> {
+    if v <= max {
+        Ok(())
+    } else {
+        Err(Error::config(key, format!("an integer <= {max}"), v))
     }
 }
 

@@ -90,6 +90,20 @@ fn bad_input_names_the_culprit() {
     assert!(m.contains("gan.batch_size") && m.contains(">= 2"), "{m}");
     let m = message("[lgso]\nbetas = [0.9, 1.5]");
     assert!(m.contains("lgso.betas"), "{m}");
+    let m = message("[gan]\ngenerator_hidden = [100000000000]");
+    assert!(
+        m.contains("gan.generator_hidden") && m.contains("at most 65536"),
+        "{m}"
+    );
+    let m = message("[lgso]\ngradient_samples = 100000000000");
+    assert!(
+        m.contains("lgso.gradient_samples") && m.contains("<= 10000000"),
+        "{m}"
+    );
+    let m = message("[monitor]\nsamples = 100000000000");
+    assert!(m.contains("monitor.samples"), "{m}");
+    let m = message("[lgso]\nn_points = 100000\nsamples_per_point = 10000000");
+    assert!(m.contains("per iteration"), "{m}");
     let m = message("seed = \"one\"");
     assert!(m.contains("seed"), "{m}");
 }

@@ -62,9 +62,10 @@ pub struct IterationReport {
     pub psi: Vec<f64>,
 }
 
-/// Why a run stopped.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Why a run stopped. Serialized as a plain string (`"budget"`,
+/// `"max_iterations"`, `"target"`, `"failed"`); the error message of a failed
+/// run is in [`Summary::error`].
+#[derive(Debug, Clone, PartialEq)]
 pub enum StopReason {
     /// The next iteration would exceed the call budget.
     Budget,
@@ -76,6 +77,24 @@ pub enum StopReason {
     Failed(String),
 }
 
+impl StopReason {
+    /// The reason's name: `budget`, `max_iterations`, `target` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StopReason::Budget => "budget",
+            StopReason::MaxIterations => "max_iterations",
+            StopReason::Target => "target",
+            StopReason::Failed(_) => "failed",
+        }
+    }
+}
+
+impl Serialize for StopReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// The outcome of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -85,6 +104,8 @@ pub struct Summary {
     pub optimizer: String,
     /// Why it stopped.
     pub stop_reason: StopReason,
+    /// The error that ended a failed run.
+    pub error: Option<String>,
     /// Iterations completed.
     pub iterations: u64,
     /// Simulator calls charged.
@@ -230,6 +251,7 @@ pub fn run(
     let summary = Summary {
         problem: info.problem.clone(),
         optimizer: info.optimizer.clone(),
+        error: result.as_ref().err().map(|e| e.to_string()),
         stop_reason,
         iterations: optimizer.iteration(),
         calls: history.calls(),

@@ -136,10 +136,6 @@ impl Optimizer for Lgso {
                 .filter(|&i| history.iteration_of(i) == it)
                 .collect()
         };
-        let reused = idx
-            .iter()
-            .filter(|&&i| history.iteration_of(i) != it)
-            .count();
         if idx.len() > self.max_train_samples {
             let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::REUSE, it]));
             let keep = sample_indices(&mut rng, idx.len(), self.max_train_samples);
@@ -147,6 +143,10 @@ impl Optimizer for Lgso {
             kept.sort_unstable();
             idx = kept;
         }
+        let reused = idx
+            .iter()
+            .filter(|&&i| history.iteration_of(i) != it)
+            .count();
         let data = history.samples().select(&idx);
 
         let t_fit = Instant::now();
@@ -173,22 +173,23 @@ impl Optimizer for Lgso {
         }
         let previous = self.psi.clone();
         self.adam.step(&mut self.psi, &grad);
-        let step_length = if self.project {
-            project_to_ball(&mut self.psi, &previous, self.eps)
-        } else {
-            previous
-                .iter()
-                .zip(&self.psi)
-                .map(|(a, b)| (a - b) * (a - b))
-                .sum::<f64>()
-                .sqrt()
-        };
+        if self.project {
+            project_to_ball(&mut self.psi, &previous, self.eps);
+        }
+        if let Some(bad) = self.psi.iter().find(|v| !v.is_finite()) {
+            let bad = *bad;
+            self.psi = previous;
+            return Err(Error::Surrogate(format!(
+                "the Adam step produced a non-finite psi ({bad}); psi is kept at the previous value"
+            )));
+        }
+        let step_length = super::trust_region::distance(&self.psi, &previous);
         self.iteration += 1;
         Ok(StepReport {
             grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
             step_length,
             train_samples: data.len(),
-            reused_samples: reused.min(data.len()),
+            reused_samples: reused,
             seconds_fit,
             seconds_gradient,
             surrogate_objective: value,

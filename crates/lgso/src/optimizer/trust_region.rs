@@ -5,21 +5,44 @@
 /// moved to `center + eps (psi - center) / ||psi - center||_2`.
 /// Returns the length of the final step `||psi - center||_2`.
 pub fn project_to_ball(psi: &mut [f64], center: &[f64], eps: f64) -> f64 {
-    let norm = psi
-        .iter()
-        .zip(center)
-        .map(|(p, c)| (p - c) * (p - c))
-        .sum::<f64>()
-        .sqrt();
+    let norm = distance(psi, center);
     if norm > eps {
-        let scale = eps / norm;
+        // scale by the largest component first so that huge steps (e.g. a
+        // learning rate of 1e300) do not overflow the norm
+        let big = psi
+            .iter()
+            .zip(center)
+            .map(|(p, c)| (p - c).abs())
+            .fold(0.0f64, f64::max);
+        let unit_norm = distance_scaled(psi, center, big);
         for (p, c) in psi.iter_mut().zip(center) {
-            *p = c + (*p - c) * scale;
+            *p = c + eps * ((*p - c) / big) / unit_norm;
         }
-        eps
+        distance(psi, center)
     } else {
         norm
     }
+}
+
+/// Euclidean distance `||a - b||_2`, without overflow for large components.
+pub fn distance(a: &[f64], b: &[f64]) -> f64 {
+    let big = a
+        .iter()
+        .zip(b)
+        .map(|(p, c)| (p - c).abs())
+        .fold(0.0f64, f64::max);
+    if big == 0.0 || !big.is_finite() {
+        return big;
+    }
+    big * distance_scaled(a, b, big)
+}
+
+fn distance_scaled(a: &[f64], b: &[f64], scale: f64) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, c)| ((p - c) / scale).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 #[cfg(test)]
@@ -40,5 +63,15 @@ mod tests {
         let mut r = [1.0, 1.0, 1.0];
         project_to_ball(&mut r, &[1.0, 1.0, -1.0], 0.5);
         assert_eq!(r, [1.0, 1.0, -0.5]);
+        // a step too large to square: still lands on the sphere, direction kept
+        let mut s = [1e300, -1e300];
+        let len = project_to_ball(&mut s, &[0.0, 0.0], 1.0);
+        let h = std::f64::consts::FRAC_1_SQRT_2;
+        assert!(
+            (s[0] - h).abs() < 1e-15 && (s[1] + h).abs() < 1e-15,
+            "{s:?}"
+        );
+        assert!((len - 1.0).abs() < 1e-15);
+        assert_eq!(distance(&[3e200, 4e200], &[0.0, 0.0]), 5e200);
     }
 }
