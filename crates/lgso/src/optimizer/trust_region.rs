@@ -72,6 +72,6 @@ mod tests {
             "{s:?}"
         );
         assert!((len - 1.0).abs() < 1e-15);
-        assert_eq!(distance(&[3e200, 4e200], &[0.0, 0.0]), 5e200);
+        assert!((distance(&[3e200, 4e200], &[0.0, 0.0]) / 5e200 - 1.0).abs() < 1e-15);
     }
 }
