@@ -216,12 +216,11 @@ fn noise_with_std(std: &[f32], b: usize, scale: f64, rng: &mut Rng) -> Result<Te
 }
 
 impl Nets<'_> {
-    /// The shard's conditions `cond: [b, c]`, stacked twice and three times.
-    fn conds(&self, sh: &Shard) -> Result<(Tensor, Tensor, Tensor)> {
+    /// The shard's conditions `cond: [b, c]`, and stacked twice `[2b, c]`.
+    fn conds(&self, sh: &Shard) -> Result<(Tensor, Tensor)> {
         let cond = tensor_f32(sh.cond.to_vec(), sh.b, self.c)?;
         let cond2 = Tensor::cat(&[&cond, &cond], 0)?;
-        let cond3 = Tensor::cat(&[&cond, &cond, &cond], 0)?;
-        Ok((cond, cond2, cond3))
+        Ok((cond, cond2))
     }
 
     /// Generates `2b` samples for the conditions `cond2 = [cond; cond]`.
@@ -244,7 +243,8 @@ impl Nets<'_> {
     /// with respect to the critic's variables.
     fn critic_shard(&self, sh: &Shard, rng: &mut Rng) -> Result<(f64, Vec<Vec<f32>>)> {
         let (b, m, cfg) = (sh.b, self.m, self.cfg);
-        let (cond, cond2, cond3) = self.conds(sh)?;
+        let (cond, cond2) = self.conds(sh)?;
+        let cond3 = Tensor::cat(&[&cond, &cond2], 0)?;
         let ygen = self.generate(&cond2, true, rng)?.detach();
         let yr = self.real_with_noise(sh, rng)?;
         let mut yg = ygen.narrow(0, 0, b)?.contiguous()?;
@@ -279,7 +279,7 @@ impl Nets<'_> {
     /// Generator loss `L_G` on one shard and its gradient with respect to the
     /// generator's variables (the critic is frozen).
     fn generator_shard(&self, sh: &Shard, rng: &mut Rng) -> Result<(f64, Vec<Vec<f32>>)> {
-        let (cond, cond2, _) = self.conds(sh)?;
+        let (cond, cond2) = self.conds(sh)?;
         let ygen = self.generate(&cond2, false, rng)?;
         let yr = self.real_with_noise(sh, rng)?;
         // h(y_r) does not depend on the generator: evaluate it untracked so
