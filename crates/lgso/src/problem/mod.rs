@@ -22,7 +22,7 @@ mod three_hump;
 pub use boston_nn::BostonNn;
 pub use rosenbrock::{Rosenbrock, RosenbrockObjective, SubmanifoldRosenbrock};
 pub use submanifold_hump::SubmanifoldHump;
-pub use three_hump::{ThreeHump, ThreeHumpObjective};
+pub use three_hump::{hump_expectation, ThreeHump, ThreeHumpObjective};
 
 /// Dimensions of a problem: `psi: [n]`, `x: [d]`, `y: [m]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
