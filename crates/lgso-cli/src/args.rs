@@ -22,7 +22,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run L-GSO on a built-in problem and record it in a run directory.
+    /// Run L-GSO (or a baseline, `--method`) on a built-in problem and
+    /// record it in a run directory.
     #[command(allow_negative_numbers = true)]
     Run(RunArgs),
     /// List the built-in problems and the paper's settings for them.
@@ -49,8 +50,9 @@ pub struct RunArgs {
     /// Stop once the objective estimate is at or below VALUE.
     #[arg(long, value_name = "VALUE", allow_negative_numbers = true)]
     pub target: Option<f64>,
-    /// Run directory; default runs/<problem>-s<seed>-<unix seconds>. It must
-    /// not already hold a run.
+    /// Run directory; default runs/<problem>[-<method>]-s<seed>-<unix
+    /// seconds> (the method is named unless it is lgso). It must not
+    /// already hold a run.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print no progress, only the final summary.
@@ -68,6 +70,10 @@ pub struct CommonArgs {
     /// Run seed; every random draw derives from it.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
+    /// Optimizer: lgso (default) or a baseline: numdiff, ges, reinforce,
+    /// cmaes, oracle.
+    #[arg(long, value_name = "NAME")]
+    pub method: Option<String>,
     /// Simulator-call budget, e.g. 150000, 150_000 or 150k.
     #[arg(long, value_name = "CALLS", value_parser = parse_calls)]
     pub budget: Option<u64>,

@@ -34,6 +34,9 @@ pub fn apply_common(cfg: &mut Config, args: &CommonArgs) {
     if let Some(seed) = args.seed {
         cfg.seed = seed;
     }
+    if let Some(method) = &args.method {
+        cfg.method = method.clone();
+    }
     if let Some(budget) = args.budget {
         cfg.stop.budget = Some(budget);
     }
@@ -52,15 +55,21 @@ pub struct Finished {
     pub dir: PathBuf,
 }
 
-/// Runs L-GSO for `cfg`, recording it in `dir`.
+/// Runs the configured method (L-GSO by default) for `cfg`, recording it
+/// in `dir`.
 ///
 /// # Errors
 /// A run directory that holds a run or cannot be written; any error of the
 /// run itself (then `summary.json` records the failure).
 pub fn execute(cfg: &ResolvedConfig, dir: &Path, quiet: bool) -> anyhow::Result<Finished> {
     let mut run_dir = RunDir::create(dir, cfg)?;
-    let mut progress = Progress::new(cfg.problem.name, quiet);
-    let result = lgso::driver::run_lgso(cfg, &mut [&mut progress, &mut run_dir]);
+    let label = if cfg.config.method == "lgso" {
+        cfg.problem.name.to_string()
+    } else {
+        format!("{} {}", cfg.problem.name, cfg.config.method)
+    };
+    let mut progress = Progress::new(&label, quiet);
+    let result = lgso::driver::run_method(cfg, &mut [&mut progress, &mut run_dir]);
     drop(progress);
     if let Some(e) = run_dir.plot_error() {
         if !quiet {
@@ -100,7 +109,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| run_dir::default_dir(resolved.problem.name, resolved.config.seed));
+        .unwrap_or_else(|| run_dir::default_dir(&resolved));
     let done = execute(&resolved, &dir, args.quiet)?;
     text::out(&summary_text(&resolved, &done))?;
     Ok(ExitCode::SUCCESS)
@@ -139,6 +148,7 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
     };
     let rows = [
         ("problem", s.problem.clone()),
+        ("method", s.optimizer.clone()),
         ("stopped", stop_text(&s.stop_reason, cfg)),
         ("iterations", s.iterations.to_string()),
         (
@@ -159,12 +169,20 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
             if s.iterations == 0 {
                 text::seconds(s.seconds_total)
             } else {
-                format!(
-                    "{} (median {} per iteration, {:.0}% fitting the surrogate)",
-                    text::seconds(s.seconds_total),
-                    text::seconds(s.median_seconds_per_iteration),
-                    100.0 * s.fit_share
-                )
+                if s.optimizer == "lgso" {
+                    format!(
+                        "{} (median {} per iteration, {:.0}% fitting the surrogate)",
+                        text::seconds(s.seconds_total),
+                        text::seconds(s.median_seconds_per_iteration),
+                        100.0 * s.fit_share
+                    )
+                } else {
+                    format!(
+                        "{} (median {} per iteration)",
+                        text::seconds(s.seconds_total),
+                        text::seconds(s.median_seconds_per_iteration),
+                    )
+                }
             },
         ),
         ("run directory", done.dir.display().to_string()),

@@ -245,9 +245,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// The default run directory, `runs/<problem>-s<seed>-<unix seconds>`.
-pub fn default_dir(problem: &str, seed: u64) -> PathBuf {
-    PathBuf::from("runs").join(format!("{problem}-s{seed}-{}", unix_seconds()))
+/// The default run directory, `runs/<problem>[-<method>]-s<seed>-<unix seconds>`
+/// (the method is named unless it is `lgso`).
+pub fn default_dir(cfg: &ResolvedConfig) -> PathBuf {
+    let c = &cfg.config;
+    let method = if c.method == "lgso" {
+        String::new()
+    } else {
+        format!("-{}", c.method)
+    };
+    PathBuf::from("runs").join(format!(
+        "{}{method}-s{}-{}",
+        cfg.problem.name,
+        c.seed,
+        unix_seconds()
+    ))
 }
 
 /// Seconds since the Unix epoch (0 if the clock is before it).

@@ -32,6 +32,9 @@ use crate::problem::{self, Problem};
 pub struct Config {
     /// Built-in problem name (see [`problem::NAMES`]). Default `three-hump`.
     pub problem: String,
+    /// Optimizer: `lgso` (default) or a baseline of baselines.md: `numdiff`,
+    /// `ges`, `reinforce`, `cmaes`, `oracle` (see [`METHODS`]).
+    pub method: String,
     /// Run seed; every random draw of the run derives from it. Default 0.
     pub seed: u64,
     /// Start point psi_0, `[n]`; default: the problem's (the paper's).
@@ -44,18 +47,37 @@ pub struct Config {
     pub lgso: LgsoConfig,
     /// Settings of the GAN surrogate.
     pub gan: GanConfig,
+    /// Numerical differentiation baseline.
+    pub numdiff: NumDiffConfig,
+    /// Guided evolutionary strategies baseline.
+    pub ges: GesConfig,
+    /// REINFORCE ("Learning to Simulate") baseline.
+    pub reinforce: ReinforceConfig,
+    /// CMA-ES baseline.
+    pub cmaes: CmaesConfig,
+    /// Exact-gradient oracle (problems with an exact objective only).
+    pub oracle: OracleConfig,
 }
+
+/// The optimizers `method` may name.
+pub const METHODS: [&str; 6] = ["lgso", "numdiff", "ges", "reinforce", "cmaes", "oracle"];
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             problem: "three-hump".into(),
+            method: "lgso".into(),
             seed: 0,
             start: None,
             stop: StopConfig::default(),
             monitor: MonitorConfig::default(),
             lgso: LgsoConfig::default(),
             gan: GanConfig::default(),
+            numdiff: NumDiffConfig::default(),
+            ges: GesConfig::default(),
+            reinforce: ReinforceConfig::default(),
+            cmaes: CmaesConfig::default(),
+            oracle: OracleConfig::default(),
         }
     }
 }
@@ -214,6 +236,148 @@ impl Default for GanConfig {
     }
 }
 
+/// Numerical differentiation (baselines.md): central differences per
+/// coordinate, each value the mean of `samples` draws, then one Adam step.
+/// Cost per step `2 n samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NumDiffConfig {
+    /// Finite-difference step `h`. Default 0.1.
+    pub step: f64,
+    /// Draws averaged per function value (`M`). Default 3000.
+    pub samples: usize,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for NumDiffConfig {
+    fn default() -> Self {
+        NumDiffConfig {
+            step: 0.1,
+            samples: 3000,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+/// Guided evolutionary strategies (Maheswaranathan et al. 2019;
+/// baselines.md). Cost per step `2 P samples` calls, plus `2 n samples`
+/// with `guide = "numdiff"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GesConfig {
+    /// Perturbation variance scale `sigma^2`. Default 0.01.
+    pub sigma2: f64,
+    /// Weight of the isotropic part of the covariance, in [0, 1]. Default 0.5.
+    pub alpha: f64,
+    /// Gradient scale `beta`. Default 2.
+    pub beta: f64,
+    /// Past gradients spanning the guiding subspace. Default 20.
+    pub k: usize,
+    /// Antithetic pairs `P` per step. Default: the dimension of psi (the
+    /// reference's 2, 10, 100, 91).
+    pub pairs: Option<usize>,
+    /// Draws averaged per function value (`M`). Default 3000.
+    pub samples: usize,
+    /// Guiding gradients: `past` (GES's own earlier estimates, no extra
+    /// calls) or `numdiff` (a central-difference gradient each step, as the
+    /// authors' script did, charged `2 n samples` calls). Default `past`.
+    pub guide: String,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for GesConfig {
+    fn default() -> Self {
+        GesConfig {
+            sigma2: 0.01,
+            alpha: 0.5,
+            beta: 2.0,
+            k: 20,
+            pairs: None,
+            samples: 3000,
+            guide: "past".into(),
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+/// REINFORCE with a moving-average baseline ("Learning to Simulate", Ruiz
+/// et al. 2019; baselines.md): a Gaussian policy `N(psi, sigma^2 I)` over
+/// parameters. Cost per step `policy_samples * samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReinforceConfig {
+    /// Policy variance `sigma^2`. Default 0.05.
+    pub sigma2: f64,
+    /// Policy samples per step. Default 25.
+    pub policy_samples: usize,
+    /// Draws averaged per policy sample (`M`). Default 3000.
+    pub samples: usize,
+    /// Weight of the newest mean reward in the baseline's exponentially
+    /// weighted moving average. Default 0.05.
+    pub baseline_decay: f64,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for ReinforceConfig {
+    fn default() -> Self {
+        ReinforceConfig {
+            sigma2: 0.05,
+            policy_samples: 25,
+            samples: 3000,
+            baseline_decay: 0.05,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+/// CMA-ES (Hansen's `(mu/mu_w, lambda)` strategy with the default
+/// weights); each candidate's value is the mean of `samples` draws. Cost per
+/// step `lambda * samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CmaesConfig {
+    /// Initial step size `sigma`. Default 0.5.
+    pub sigma: f64,
+    /// Population size `lambda`. Default `4 + floor(3 ln n)` (Hansen's rule).
+    pub population: Option<usize>,
+    /// Draws averaged per candidate (`M`). Default 3000.
+    pub samples: usize,
+}
+
+impl Default for CmaesConfig {
+    fn default() -> Self {
+        CmaesConfig {
+            sigma: 0.5,
+            population: None,
+            samples: 3000,
+        }
+    }
+}
+
+/// Exact-gradient oracle: L-GSO's step (Adam with `[lgso]`'s `lr`, `betas`,
+/// `adam_eps`, the projection onto the eps ball) on the true gradient of
+/// `E[R]`, charged L-GSO's per-step cost. The ceiling for any gradient
+/// estimator (baselines.md).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OracleConfig {
+    /// Calls charged per step (drawn at psi, unused). Default: L-GSO's
+    /// `(N + 1) M`.
+    pub calls_per_step: Option<u64>,
+}
+
 /// A configuration checked against its problem, with every default filled.
 #[derive(Debug, Clone)]
 pub struct ResolvedConfig {
@@ -252,9 +416,88 @@ impl ResolvedConfig {
             .unwrap_or(self.problem.defaults.samples_per_point)
     }
     /// Simulator calls of one L-GSO iteration: `(N + 1) * M`.
-    pub fn calls_per_iteration(&self) -> u64 {
+    pub fn lgso_calls_per_iteration(&self) -> u64 {
         (self.n_points() as u64 + 1) * self.samples_per_point() as u64
     }
+    /// psi dimension `n`.
+    pub fn dim(&self) -> usize {
+        self.problem.dims().psi
+    }
+    /// GES antithetic pairs `P`.
+    pub fn ges_pairs(&self) -> usize {
+        self.config.ges.pairs.unwrap_or(self.dim())
+    }
+    /// CMA-ES population `lambda`: the configured one or
+    /// `4 + floor(3 ln n)` (Hansen 2016, Table 1).
+    pub fn cmaes_population(&self) -> usize {
+        self.config
+            .cmaes
+            .population
+            .unwrap_or_else(|| default_population(self.dim()))
+    }
+    /// Calls the oracle is charged per step.
+    pub fn oracle_calls_per_step(&self) -> u64 {
+        self.config
+            .oracle
+            .calls_per_step
+            .unwrap_or_else(|| self.lgso_calls_per_iteration())
+    }
+    /// Simulator calls of one iteration of the configured method, and how
+    /// they are made up.
+    pub fn calls_per_iteration_detail(&self) -> (u64, String) {
+        let c = &self.config;
+        let n = self.dim() as u64;
+        match c.method.as_str() {
+            "numdiff" => (
+                2 * n * c.numdiff.samples as u64,
+                format!("2 n M = 2 * {n} * {}", c.numdiff.samples),
+            ),
+            "ges" => {
+                let m = c.ges.samples as u64;
+                let p = self.ges_pairs() as u64;
+                if c.ges.guide == "numdiff" {
+                    (
+                        2 * (p + n) * m,
+                        format!("2 (P + n) M = 2 * ({p} + {n}) * {m}"),
+                    )
+                } else {
+                    (2 * p * m, format!("2 P M = 2 * {p} * {m}"))
+                }
+            }
+            "reinforce" => {
+                let (s, m) = (
+                    c.reinforce.policy_samples as u64,
+                    c.reinforce.samples as u64,
+                );
+                (s * m, format!("policy_samples * M = {s} * {m}"))
+            }
+            "cmaes" => {
+                let (l, m) = (self.cmaes_population() as u64, c.cmaes.samples as u64);
+                (l * m, format!("lambda * M = {l} * {m}"))
+            }
+            "oracle" => (
+                self.oracle_calls_per_step(),
+                "oracle.calls_per_step".to_string(),
+            ),
+            _ => (
+                self.lgso_calls_per_iteration(),
+                format!(
+                    "(N + 1) * M = ({} + 1) * {}",
+                    self.n_points(),
+                    self.samples_per_point()
+                ),
+            ),
+        }
+    }
+    /// Simulator calls of one iteration of the configured method.
+    pub fn calls_per_iteration(&self) -> u64 {
+        self.calls_per_iteration_detail().0
+    }
+}
+
+/// Hansen's default CMA-ES population for dimension `n`: `4 + floor(3 ln n)`.
+pub fn default_population(n: usize) -> usize {
+    4 + (3.0 * (n.max(1) as f64).ln()).floor() as usize
 }
 
 /// Default call budget of `lgso run PROBLEM` when none is given: enough for
@@ -326,16 +569,33 @@ impl Config {
         if self.stop.budget.is_none() {
             self.stop.budget = Some(default_budget(problem.name));
         }
+        if self.ges.pairs.is_none() {
+            self.ges.pairs = Some(n);
+        }
+        if self.cmaes.population.is_none() {
+            self.cmaes.population = Some(default_population(n));
+        }
         self.validate()?;
-        let resolved = ResolvedConfig {
+        if self.method == "oracle" && problem.exact.is_none() {
+            return Err(Error::config(
+                "method",
+                "a problem with an exact objective for `oracle` (every built-in problem but \
+                 boston-nn)",
+                format!("\"oracle\" on {}", problem.name),
+            ));
+        }
+        let mut resolved = ResolvedConfig {
             config: self,
             problem,
         };
-        let per_iteration = resolved.calls_per_iteration();
-        if per_iteration > MAX_CALLS_PER_ITERATION {
+        if resolved.config.oracle.calls_per_step.is_none() {
+            resolved.config.oracle.calls_per_step = Some(resolved.lgso_calls_per_iteration());
+        }
+        let (per_iteration, detail) = resolved.calls_per_iteration_detail();
+        if per_iteration > MAX_CALLS_PER_ITERATION || per_iteration == 0 {
             return Err(Error::config(
-                "lgso.n_points, lgso.samples_per_point",
-                format!("(N + 1) * M <= {MAX_CALLS_PER_ITERATION} simulator calls per iteration"),
+                "the sample counts of the method",
+                format!("{detail} between 1 and {MAX_CALLS_PER_ITERATION} simulator calls per iteration"),
                 per_iteration,
             ));
         }
@@ -343,11 +603,7 @@ impl Config {
             return Err(Error::BudgetTooSmall {
                 budget: resolved.budget(),
                 per_iteration,
-                detail: format!(
-                    "(N + 1) * M = ({} + 1) * {}",
-                    resolved.n_points(),
-                    resolved.samples_per_point()
-                ),
+                detail,
             });
         }
         Ok(resolved)
@@ -355,6 +611,14 @@ impl Config {
 
     fn validate(&self) -> Result<()> {
         self.validate_sizes()?;
+        if !METHODS.contains(&self.method.as_str()) {
+            return Err(Error::config(
+                "method",
+                format!("one of {}", METHODS.join(", ")),
+                format!("{:?}", self.method),
+            ));
+        }
+        self.validate_baselines()?;
         let l = &self.lgso;
         if l.surrogate != "gan" {
             return Err(Error::config(
@@ -430,6 +694,70 @@ impl Config {
             ));
         }
         at_least("gan.shards", g.shards, 1)?;
+        Ok(())
+    }
+}
+
+impl Config {
+    fn validate_baselines(&self) -> Result<()> {
+        let d = &self.numdiff;
+        positive("numdiff.step", d.step)?;
+        at_least("numdiff.samples", d.samples, 1)?;
+        at_most("numdiff.samples", d.samples, MAX_SAMPLES)?;
+        positive("numdiff.lr", d.lr)?;
+        betas("numdiff.betas", d.betas)?;
+        let g = &self.ges;
+        positive("ges.sigma2", g.sigma2)?;
+        if !(g.alpha.is_finite() && (0.0..=1.0).contains(&g.alpha)) {
+            return Err(Error::config("ges.alpha", "a number in [0, 1]", g.alpha));
+        }
+        positive("ges.beta", g.beta)?;
+        at_most("ges.k", g.k, 10_000)?;
+        if let Some(p) = g.pairs {
+            at_least("ges.pairs", p, 1)?;
+            at_most("ges.pairs", p, 100_000)?;
+        }
+        at_least("ges.samples", g.samples, 1)?;
+        at_most("ges.samples", g.samples, MAX_SAMPLES)?;
+        if g.guide != "past" && g.guide != "numdiff" {
+            return Err(Error::config(
+                "ges.guide",
+                "\"past\" or \"numdiff\"",
+                format!("{:?}", g.guide),
+            ));
+        }
+        positive("ges.lr", g.lr)?;
+        betas("ges.betas", g.betas)?;
+        let r = &self.reinforce;
+        positive("reinforce.sigma2", r.sigma2)?;
+        at_least("reinforce.policy_samples", r.policy_samples, 2)?;
+        at_most("reinforce.policy_samples", r.policy_samples, 100_000)?;
+        at_least("reinforce.samples", r.samples, 1)?;
+        at_most("reinforce.samples", r.samples, MAX_SAMPLES)?;
+        if !(r.baseline_decay.is_finite() && r.baseline_decay > 0.0 && r.baseline_decay <= 1.0) {
+            return Err(Error::config(
+                "reinforce.baseline_decay",
+                "a number in (0, 1]",
+                r.baseline_decay,
+            ));
+        }
+        positive("reinforce.lr", r.lr)?;
+        betas("reinforce.betas", r.betas)?;
+        let c = &self.cmaes;
+        positive("cmaes.sigma", c.sigma)?;
+        if let Some(l) = c.population {
+            at_least("cmaes.population", l, 2)?;
+            at_most("cmaes.population", l, 100_000)?;
+        }
+        at_least("cmaes.samples", c.samples, 1)?;
+        at_most("cmaes.samples", c.samples, MAX_SAMPLES)?;
+        if self.oracle.calls_per_step == Some(0) {
+            return Err(Error::config(
+                "oracle.calls_per_step",
+                "an integer >= 1 (simulator calls)",
+                0,
+            ));
+        }
         Ok(())
     }
 }

@@ -87,6 +87,15 @@ pub enum Error {
     /// finished).
     #[error("optimizer protocol: {0}")]
     Protocol(String),
+    /// An optimizer's step produced a non-finite psi; psi is kept at its
+    /// previous value.
+    #[error("method `{method}` diverged: {detail}; psi is kept at the previous value")]
+    Diverged {
+        /// The optimizer's name.
+        method: String,
+        /// What went non-finite.
+        detail: String,
+    },
     /// The surrogate could not be trained (e.g. empty or non-finite data).
     #[error("surrogate: {0}")]
     Surrogate(String),

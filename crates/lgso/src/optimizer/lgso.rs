@@ -110,22 +110,7 @@ impl Optimizer for Lgso {
     }
 
     fn tell(&mut self, outcomes: &[Outcome], history: &History) -> Result<StepReport> {
-        let pending = self
-            .pending
-            .take()
-            .ok_or_else(|| Error::Protocol("tell called without a pending ask".into()))?;
-        if outcomes.len() != pending.len()
-            || outcomes
-                .iter()
-                .zip(&pending)
-                .any(|(o, r)| o.request.id != r.id)
-        {
-            let ids: Vec<u64> = outcomes.iter().map(|o| o.request.id).collect();
-            self.pending = Some(pending);
-            return Err(Error::Protocol(format!(
-                "tell got outcomes for requests {ids:?}, which do not answer the last ask"
-            )));
-        }
+        super::take_answered(&mut self.pending, outcomes)?;
         let it = self.iteration;
         // Training data: every stored sample in the trust region (this
         // iteration's and, with reuse, earlier ones), capped at random.

@@ -13,15 +13,27 @@
 //! accounting and one trace format then serve L-GSO and every baseline.
 
 use crate::data::{Outcome, Request};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::History;
+use crate::problem::{objective_values, Objective};
+use crate::seed::{derive_seed, stream};
 
 pub mod adam;
+pub mod cmaes;
+pub mod ges;
 pub mod lgso;
+pub mod numdiff;
+pub mod oracle;
+pub mod reinforce;
 pub mod trust_region;
 
 pub use adam::Adam;
+pub use cmaes::Cmaes;
+pub use ges::Ges;
 pub use lgso::Lgso;
+pub use numdiff::NumDiff;
+pub use oracle::Oracle;
+pub use reinforce::Reinforce;
 pub use trust_region::project_to_ball;
 
 /// What one `tell` did, for the trace.
@@ -71,4 +83,110 @@ pub trait Optimizer: Send {
 
     /// Simulator calls the next `ask` will request.
     fn calls_per_iteration(&self) -> u64;
+}
+
+/// The requests of iteration `iteration`: `count` draws at each point, with
+/// ids `iteration * 2^20 + index` and seeds derived from the run seed.
+pub(crate) fn requests_at(
+    seed: u64,
+    iteration: u64,
+    points: &[Vec<f64>],
+    count: usize,
+) -> Vec<Request> {
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, psi)| Request {
+            id: (iteration << 20) + i as u64,
+            iteration,
+            psi: psi.clone(),
+            count,
+            seed: derive_seed(seed, &[stream::REQUEST, iteration, i as u64]),
+        })
+        .collect()
+}
+
+/// Takes the pending ask and checks that `outcomes` answer it, one per
+/// request and in order; on a mismatch the ask stays pending.
+///
+/// # Errors
+/// [`Error::Protocol`] without a pending ask or on a mismatch.
+pub(crate) fn take_answered(
+    pending: &mut Option<Vec<Request>>,
+    outcomes: &[Outcome],
+) -> Result<Vec<Request>> {
+    let asked = pending
+        .take()
+        .ok_or_else(|| Error::Protocol("tell called without a pending ask".into()))?;
+    if outcomes.len() != asked.len()
+        || outcomes
+            .iter()
+            .zip(&asked)
+            .any(|(o, r)| o.request.id != r.id)
+    {
+        let ids: Vec<u64> = outcomes.iter().map(|o| o.request.id).collect();
+        *pending = Some(asked);
+        return Err(Error::Protocol(format!(
+            "tell got outcomes for requests {ids:?}, which do not answer the last ask"
+        )));
+    }
+    Ok(asked)
+}
+
+/// The objective at each requested point: the mean of `R` over the
+/// outcome's draws (baselines.md: "the objective at a point is always
+/// estimated as the mean of R over M draws").
+///
+/// # Errors
+/// Tensor errors from the objective.
+pub(crate) fn outcome_means(objective: &dyn Objective, outcomes: &[Outcome]) -> Result<Vec<f64>> {
+    outcomes
+        .iter()
+        .map(|o| {
+            let r = objective_values(objective, &o.samples)?;
+            Ok(r.iter().sum::<f64>() / r.len().max(1) as f64)
+        })
+        .collect()
+}
+
+/// Euclidean norm of `v`.
+pub(crate) fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|g| g * g).sum::<f64>().sqrt()
+}
+
+/// One Adam step on `psi` along `-grad`, optionally projected onto the
+/// ball of radius `eps` around the previous psi. Returns the step length.
+///
+/// # Errors
+/// [`Error::Diverged`] (psi unchanged) when the gradient or the new psi is
+/// not finite.
+pub(crate) fn adam_step(
+    method: &str,
+    adam: &mut Adam,
+    psi: &mut Vec<f64>,
+    grad: &[f64],
+    project: Option<f64>,
+) -> Result<f64> {
+    if let Some(bad) = grad.iter().find(|g| !g.is_finite()) {
+        return Err(Error::Diverged {
+            method: method.to_string(),
+            detail: format!("the gradient estimate holds {bad}"),
+        });
+    }
+    let previous = psi.clone();
+    let saved = adam.clone();
+    adam.step(psi, grad);
+    if let Some(eps) = project {
+        project_to_ball(psi, &previous, eps);
+    }
+    if let Some(bad) = psi.iter().find(|v| !v.is_finite()) {
+        let detail = format!("the step produced a non-finite psi ({bad})");
+        *psi = previous;
+        *adam = saved;
+        return Err(Error::Diverged {
+            method: method.to_string(),
+            detail,
+        });
+    }
+    Ok(trust_region::distance(psi, &previous))
 }

@@ -1,0 +1,263 @@
+//! CMA-ES (Hansen, "The CMA Evolution Strategy: A Tutorial",
+//! arXiv:1604.00772, 2016): the `(mu/mu_w, lambda)` strategy with
+//! cumulative step-size adaptation and rank-one plus rank-mu covariance
+//! updates, default parameters of the tutorial's Table 1 (positive
+//! recombination weights only). Each candidate's value is the mean of `R`
+//! over `M` draws; psi is the distribution mean `m`.
+//!
+//! Written here rather than taken from a crate: the CMA-ES crates we found
+//! draw from an unseeded thread RNG (runs could not be reproduced from the
+//! run seed) or in `f32`. The eigendecomposition of `C` uses nalgebra.
+
+use std::sync::Arc;
+
+use nalgebra::{DMatrix, DVector, SymmetricEigen};
+use rand_distr::{Distribution, StandardNormal};
+
+use super::{outcome_means, requests_at, take_answered, Optimizer, StepReport};
+use crate::config::ResolvedConfig;
+use crate::data::{Outcome, Request};
+use crate::error::{Error, Result};
+use crate::history::History;
+use crate::problem::Objective;
+use crate::seed::{derive_seed, rng_from_seed};
+
+/// Stream label of the candidate draws.
+const CANDIDATE_STREAM: u64 = 103;
+
+/// The strategy parameters of Hansen's Table 1 for dimension `n` and
+/// population `lambda`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CmaesParameters {
+    /// Parents `mu = floor(lambda / 2)`.
+    pub mu: usize,
+    /// Recombination weights `w_i ∝ ln((lambda + 1) / 2) - ln i`, summing
+    /// to 1, `[mu]`.
+    pub weights: Vec<f64>,
+    /// Variance-effective selection mass `1 / sum w_i^2`.
+    pub mu_eff: f64,
+    /// Step-size cumulation `c_sigma = (mu_eff + 2) / (n + mu_eff + 5)`.
+    pub c_sigma: f64,
+    /// Step-size damping `d_sigma = 1 + 2 max(0, sqrt((mu_eff - 1) / (n + 1)) - 1) + c_sigma`.
+    pub d_sigma: f64,
+    /// Covariance cumulation `c_c = (4 + mu_eff / n) / (n + 4 + 2 mu_eff / n)`.
+    pub c_c: f64,
+    /// Rank-one learning rate `c_1 = 2 / ((n + 1.3)^2 + mu_eff)`.
+    pub c_1: f64,
+    /// Rank-mu learning rate
+    /// `c_mu = min(1 - c_1, 2 (mu_eff - 2 + 1 / mu_eff) / ((n + 2)^2 + mu_eff))`.
+    pub c_mu: f64,
+    /// `E||N(0, I)|| ~ sqrt(n) (1 - 1 / (4 n) + 1 / (21 n^2))`.
+    pub chi_n: f64,
+}
+
+impl CmaesParameters {
+    /// Table 1 of the tutorial for dimension `n >= 1` and `lambda >= 2`.
+    pub fn new(n: usize, lambda: usize) -> Self {
+        let nf = n as f64;
+        let mu = (lambda / 2).max(1);
+        let raw: Vec<f64> = (1..=mu)
+            .map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln())
+            .collect();
+        let total: f64 = raw.iter().sum();
+        let weights: Vec<f64> = raw.iter().map(|w| w / total).collect();
+        let mu_eff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
+        let c_sigma = (mu_eff + 2.0) / (nf + mu_eff + 5.0);
+        let d_sigma = 1.0 + 2.0 * (((mu_eff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + c_sigma;
+        let c_c = (4.0 + mu_eff / nf) / (nf + 4.0 + 2.0 * mu_eff / nf);
+        let c_1 = 2.0 / ((nf + 1.3).powi(2) + mu_eff);
+        let c_mu =
+            (1.0 - c_1).min(2.0 * (mu_eff - 2.0 + 1.0 / mu_eff) / ((nf + 2.0).powi(2) + mu_eff));
+        let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
+        CmaesParameters {
+            mu,
+            weights,
+            mu_eff,
+            c_sigma,
+            d_sigma,
+            c_c,
+            c_1,
+            c_mu,
+            chi_n,
+        }
+    }
+}
+
+/// CMA-ES state: mean `m` (= psi), step size `sigma`, covariance `C = B D^2 B^T`,
+/// evolution paths `p_sigma`, `p_c`.
+pub struct Cmaes {
+    objective: Arc<dyn Objective>,
+    seed: u64,
+    samples: usize,
+    lambda: usize,
+    params: CmaesParameters,
+    mean: Vec<f64>,
+    sigma: f64,
+    c: DMatrix<f64>,
+    b: DMatrix<f64>,
+    d: DVector<f64>,
+    p_sigma: DVector<f64>,
+    p_c: DVector<f64>,
+    steps: Vec<DVector<f64>>,
+    iteration: u64,
+    pending: Option<Vec<Request>>,
+}
+
+impl Cmaes {
+    /// CMA-ES for a resolved configuration (`[cmaes]`), started at its
+    /// start point with `C = I`.
+    pub fn new(cfg: &ResolvedConfig) -> Self {
+        let c = &cfg.config.cmaes;
+        let mean = cfg.start().to_vec();
+        let n = mean.len();
+        let lambda = cfg.cmaes_population();
+        Cmaes {
+            objective: cfg.problem.objective.clone(),
+            seed: cfg.config.seed,
+            samples: c.samples,
+            lambda,
+            params: CmaesParameters::new(n, lambda),
+            mean,
+            sigma: c.sigma,
+            c: DMatrix::identity(n, n),
+            b: DMatrix::identity(n, n),
+            d: DVector::from_element(n, 1.0),
+            p_sigma: DVector::zeros(n),
+            p_c: DVector::zeros(n),
+            steps: Vec::new(),
+            iteration: 0,
+            pending: None,
+        }
+    }
+
+    /// The current step size `sigma`.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+
+    /// The current covariance `C`, row-major `[n * n]`.
+    pub fn covariance(&self) -> Vec<f64> {
+        let n = self.mean.len();
+        (0..n * n).map(|k| self.c[(k / n, k % n)]).collect()
+    }
+
+    /// Moves the distribution given candidate steps `y_k` (`x_k = m + sigma y_k`)
+    /// and their values (Hansen's tutorial, eqs. 39-47 with positive
+    /// weights only). Returns the mean step length `sigma ||y_w||`.
+    fn update(&mut self, values: &[f64]) -> Result<f64> {
+        let n = self.mean.len();
+        let p = &self.params;
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let mut y_w = DVector::zeros(n);
+        for (w, &k) in p.weights.iter().zip(&order) {
+            y_w += &self.steps[k] * *w;
+        }
+        // C^{-1/2} y_w = B D^{-1} B^T y_w
+        let d_inv = self.d.map(|v| 1.0 / v);
+        let c_inv_half_y = &self.b * d_inv.component_mul(&(self.b.transpose() * &y_w));
+        self.p_sigma = &self.p_sigma * (1.0 - p.c_sigma)
+            + c_inv_half_y * (p.c_sigma * (2.0 - p.c_sigma) * p.mu_eff).sqrt();
+        let ps_norm = self.p_sigma.norm();
+        let generations = self.iteration as f64 + 1.0;
+        let h_sigma = ps_norm / (1.0 - (1.0 - p.c_sigma).powf(2.0 * generations)).sqrt()
+            < (1.4 + 2.0 / (n as f64 + 1.0)) * p.chi_n;
+        let h = if h_sigma { 1.0 } else { 0.0 };
+        self.p_c =
+            &self.p_c * (1.0 - p.c_c) + &y_w * (h * (p.c_c * (2.0 - p.c_c) * p.mu_eff).sqrt());
+        let delta_h = (1.0 - h) * p.c_c * (2.0 - p.c_c);
+        let mut rank_mu = DMatrix::zeros(n, n);
+        for (w, &k) in p.weights.iter().zip(&order) {
+            let y = &self.steps[k];
+            rank_mu += y * y.transpose() * *w;
+        }
+        let new_c = &self.c * (1.0 + p.c_1 * delta_h - p.c_1 - p.c_mu)
+            + &self.p_c * self.p_c.transpose() * p.c_1
+            + rank_mu * p.c_mu;
+        let new_sigma = self.sigma * ((p.c_sigma / p.d_sigma) * (ps_norm / p.chi_n - 1.0)).exp();
+        let step: Vec<f64> = y_w.iter().map(|v| self.sigma * v).collect();
+        let new_mean: Vec<f64> = self.mean.iter().zip(&step).map(|(m, s)| m + s).collect();
+        if !new_sigma.is_finite()
+            || new_sigma <= 0.0
+            || new_c.iter().any(|v| !v.is_finite())
+            || new_mean.iter().any(|v| !v.is_finite())
+        {
+            return Err(Error::Diverged {
+                method: "cmaes".into(),
+                detail: format!(
+                    "the update produced sigma = {new_sigma} or a non-finite mean or covariance"
+                ),
+            });
+        }
+        // Symmetrize, then decompose C = B D^2 B^T.
+        let sym = (&new_c + new_c.transpose()) * 0.5;
+        let eig = SymmetricEigen::new(sym.clone());
+        self.d = eig.eigenvalues.map(|v| v.max(1e-300).sqrt());
+        self.b = eig.eigenvectors;
+        self.c = sym;
+        self.sigma = new_sigma;
+        self.mean = new_mean;
+        Ok(step.iter().map(|s| s * s).sum::<f64>().sqrt())
+    }
+}
+
+impl Optimizer for Cmaes {
+    fn name(&self) -> &str {
+        "cmaes"
+    }
+
+    fn ask(&mut self) -> Result<Vec<Request>> {
+        if let Some(p) = &self.pending {
+            return Ok(p.clone());
+        }
+        let n = self.mean.len();
+        let mut rng = rng_from_seed(derive_seed(self.seed, &[CANDIDATE_STREAM, self.iteration]));
+        self.steps = (0..self.lambda)
+            .map(|_| {
+                let z = DVector::from_fn(n, |_, _| {
+                    Distribution::<f64>::sample(&StandardNormal, &mut rng)
+                });
+                &self.b * self.d.component_mul(&z)
+            })
+            .collect();
+        let points: Vec<Vec<f64>> = self
+            .steps
+            .iter()
+            .map(|y| {
+                self.mean
+                    .iter()
+                    .zip(y.iter())
+                    .map(|(m, v)| m + self.sigma * v)
+                    .collect()
+            })
+            .collect();
+        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
+        self.pending = Some(requests.clone());
+        Ok(requests)
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
+        take_answered(&mut self.pending, outcomes)?;
+        let values = outcome_means(self.objective.as_ref(), outcomes)?;
+        let step_length = self.update(&values)?;
+        self.iteration += 1;
+        Ok(StepReport {
+            grad_norm: 0.0,
+            step_length,
+            surrogate_objective: values.iter().copied().fold(f64::INFINITY, f64::min),
+            ..StepReport::default()
+        })
+    }
+
+    fn psi(&self) -> &[f64] {
+        &self.mean
+    }
+
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    fn calls_per_iteration(&self) -> u64 {
+        self.lambda as u64 * self.samples as u64
+    }
+}
