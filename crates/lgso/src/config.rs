@@ -33,7 +33,7 @@ pub struct Config {
     /// Built-in problem name (see [`problem::NAMES`]). Default `three-hump`.
     pub problem: String,
     /// Optimizer: `lgso` (default) or a baseline of baselines.md: `numdiff`,
-    /// `ges`, `reinforce`, `cmaes`, `oracle` (see [`METHODS`]).
+    /// `ges`, `reinforce`, `cmaes`, `bo`, `lax`, `oracle` (see [`METHODS`]).
     pub method: String,
     /// Run seed; every random draw of the run derives from it. Default 0.
     pub seed: u64,
@@ -55,12 +55,25 @@ pub struct Config {
     pub reinforce: ReinforceConfig,
     /// CMA-ES baseline.
     pub cmaes: CmaesConfig,
+    /// Bayesian optimization baseline.
+    pub bo: BoConfig,
+    /// LAX baseline.
+    pub lax: LaxConfig,
     /// Exact-gradient oracle (problems with an exact objective only).
     pub oracle: OracleConfig,
 }
 
 /// The optimizers `method` may name.
-pub const METHODS: [&str; 6] = ["lgso", "numdiff", "ges", "reinforce", "cmaes", "oracle"];
+pub const METHODS: [&str; 8] = [
+    "lgso",
+    "numdiff",
+    "ges",
+    "reinforce",
+    "cmaes",
+    "bo",
+    "lax",
+    "oracle",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -77,6 +90,8 @@ impl Default for Config {
             ges: GesConfig::default(),
             reinforce: ReinforceConfig::default(),
             cmaes: CmaesConfig::default(),
+            bo: BoConfig::default(),
+            lax: LaxConfig::default(),
             oracle: OracleConfig::default(),
         }
     }
@@ -132,8 +147,9 @@ pub struct LgsoConfig {
     /// `K`, surrogate samples for the psi gradient (`num_repetitions`).
     /// Default 10000.
     pub gradient_samples: usize,
-    /// Adam learning rate on psi. Default 0.1.
-    pub lr: f64,
+    /// Adam learning rate on psi. Default: per problem (the paper's 0.1;
+    /// three hump 0.3, see [`crate::problem::ProblemDefaults::lr`]).
+    pub lr: Option<f64>,
     /// Adam betas on psi. Default (0.9, 0.999) (PyTorch's).
     pub betas: [f64; 2],
     /// Adam epsilon on psi. Default 1e-8.
@@ -158,7 +174,7 @@ impl Default for LgsoConfig {
             eps: None,
             samples_per_point: None,
             gradient_samples: 10_000,
-            lr: 0.1,
+            lr: None,
             betas: [0.9, 0.999],
             adam_eps: 1e-8,
             reuse_optimizer: true,
@@ -366,6 +382,71 @@ impl Default for CmaesConfig {
     }
 }
 
+/// Bayesian optimization (baselines.md): a GP with expected improvement on
+/// the box `start +- half_width`, one point per step after an initial
+/// design. Cost: `initial_points * samples` calls in the first step, then
+/// `samples` per step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoConfig {
+    /// Half-width of the search box around the start. Default 7.5.
+    pub half_width: f64,
+    /// Points of the initial design. Default 20.
+    pub initial_points: usize,
+    /// Draws averaged per point (`M`). Default 3000.
+    pub samples: usize,
+    /// Random candidates over which expected improvement is maximized each
+    /// step. Default 2000.
+    pub candidates: usize,
+}
+
+impl Default for BoConfig {
+    fn default() -> Self {
+        BoConfig {
+            half_width: 7.5,
+            initial_points: 20,
+            samples: 3000,
+            candidates: 2000,
+        }
+    }
+}
+
+/// LAX, "backprop through the void" (Grathwohl et al. 2018; baselines.md):
+/// a Gaussian policy with learned mean and log standard deviation, a
+/// score-function gradient with a learned control variate
+/// (psi -> 10 tanh -> 1). Cost per step `policy_samples * samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LaxConfig {
+    /// Initial policy variance `sigma^2` (every coordinate). Default 0.05
+    /// (as REINFORCE's).
+    pub sigma2: f64,
+    /// Policy samples `K` per step. Default 1 (baselines.md).
+    pub policy_samples: usize,
+    /// Draws averaged per policy sample (`M`). Default 3000.
+    pub samples: usize,
+    /// Adam learning rate of the policy (mean and log sigma). Default 0.1.
+    pub lr: f64,
+    /// Adam betas of the policy. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+    /// Adam learning rate of the control variate. Default 0.01
+    /// (baselines.md).
+    pub control_variate_lr: f64,
+}
+
+impl Default for LaxConfig {
+    fn default() -> Self {
+        LaxConfig {
+            sigma2: 0.05,
+            policy_samples: 1,
+            samples: 3000,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+            control_variate_lr: 0.01,
+        }
+    }
+}
+
 /// Exact-gradient oracle: L-GSO's step (Adam with `[lgso]`'s `lr`, `betas`,
 /// `adam_eps`, the projection onto the eps ball) on the true gradient of
 /// `E[R]`, charged L-GSO's per-step cost. The ceiling for any gradient
@@ -418,6 +499,10 @@ impl ResolvedConfig {
     /// Simulator calls of one L-GSO iteration: `(N + 1) * M`.
     pub fn lgso_calls_per_iteration(&self) -> u64 {
         (self.n_points() as u64 + 1) * self.samples_per_point() as u64
+    }
+    /// Adam learning rate on psi (`lgso.lr` or the problem's default).
+    pub fn lr(&self) -> f64 {
+        self.config.lgso.lr.unwrap_or(self.problem.defaults.lr)
     }
     /// psi dimension `n`.
     pub fn dim(&self) -> usize {
@@ -474,6 +559,17 @@ impl ResolvedConfig {
             "cmaes" => {
                 let (l, m) = (self.cmaes_population() as u64, c.cmaes.samples as u64);
                 (l * m, format!("lambda * M = {l} * {m}"))
+            }
+            "lax" => {
+                let (k, m) = (c.lax.policy_samples as u64, c.lax.samples as u64);
+                (k * m, format!("policy_samples * M = {k} * {m}"))
+            }
+            "bo" => {
+                let (p, m) = (c.bo.initial_points as u64, c.bo.samples as u64);
+                (
+                    p * m,
+                    format!("initial_points * M = {p} * {m} in the first step, then M"),
+                )
             }
             "oracle" => (
                 self.oracle_calls_per_step(),
@@ -566,6 +662,9 @@ impl Config {
         if self.lgso.samples_per_point.is_none() {
             self.lgso.samples_per_point = Some(problem.defaults.samples_per_point);
         }
+        if self.lgso.lr.is_none() {
+            self.lgso.lr = Some(problem.defaults.lr);
+        }
         if self.stop.budget.is_none() {
             self.stop.budget = Some(default_budget(problem.name));
         }
@@ -642,7 +741,9 @@ impl Config {
         }
         at_least("lgso.gradient_samples", l.gradient_samples, 1)?;
         at_least("lgso.max_train_samples", l.max_train_samples, 1)?;
-        positive("lgso.lr", l.lr)?;
+        if let Some(lr) = l.lr {
+            positive("lgso.lr", lr)?;
+        }
         betas("lgso.betas", l.betas)?;
         positive("lgso.adam_eps", l.adam_eps)?;
         if let Some(t) = self.stop.target {
@@ -751,6 +852,23 @@ impl Config {
         }
         at_least("cmaes.samples", c.samples, 1)?;
         at_most("cmaes.samples", c.samples, MAX_SAMPLES)?;
+        let x = &self.lax;
+        positive("lax.sigma2", x.sigma2)?;
+        at_least("lax.policy_samples", x.policy_samples, 1)?;
+        at_most("lax.policy_samples", x.policy_samples, 100_000)?;
+        at_least("lax.samples", x.samples, 1)?;
+        at_most("lax.samples", x.samples, MAX_SAMPLES)?;
+        positive("lax.lr", x.lr)?;
+        betas("lax.betas", x.betas)?;
+        positive("lax.control_variate_lr", x.control_variate_lr)?;
+        let b = &self.bo;
+        positive("bo.half_width", b.half_width)?;
+        at_least("bo.initial_points", b.initial_points, 2)?;
+        at_most("bo.initial_points", b.initial_points, 10_000)?;
+        at_least("bo.samples", b.samples, 2)?;
+        at_most("bo.samples", b.samples, MAX_SAMPLES)?;
+        at_least("bo.candidates", b.candidates, 1)?;
+        at_most("bo.candidates", b.candidates, 10_000_000)?;
         if self.oracle.calls_per_step == Some(0) {
             return Err(Error::config(
                 "oracle.calls_per_step",

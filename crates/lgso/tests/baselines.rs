@@ -14,8 +14,10 @@ use candle_core::Tensor;
 use lgso::config::{Config, ResolvedConfig};
 use lgso::data::Matrix;
 use lgso::driver::{run, run_method, IterationReport, Observer, StopReason};
+use lgso::optimizer::bo::{expected_improvement, normal_cdf, Gp, Matern52};
 use lgso::optimizer::cmaes::CmaesParameters;
 use lgso::optimizer::ges::{covariance, orthonormal_basis, perturbation};
+use lgso::optimizer::lax::ControlVariate;
 use lgso::optimizer::reinforce::score_function_gradient;
 use lgso::optimizer::{Ges, NumDiff};
 use lgso::problem::{Dims, ExactObjective, Objective, Problem, ProblemDefaults, Simulator};
@@ -87,6 +89,8 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
     config.ges.samples = 100;
     config.reinforce.samples = 100;
     config.cmaes.samples = 100;
+    config.bo.samples = 100;
+    config.lax.samples = 100;
     config.oracle.calls_per_step = Some(100);
     let problem = Problem {
         name: "noisy-quadratic",
@@ -98,6 +102,7 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
             n_points: 3,
             eps: 0.5,
             samples_per_point: 100,
+            lr: 0.1,
         },
         target: 0.0,
         exact: Some(sim.clone()),
@@ -170,6 +175,139 @@ fn reinforce_lowers_the_quadratic() {
 fn cmaes_lowers_the_quadratic() {
     // lambda = 4 + floor(3 ln 3) = 7 candidates of 100 draws per step.
     lowers_the_quadratic("cmaes", 42_000, 700, 0.05);
+}
+
+#[test]
+fn bo_lowers_the_quadratic() {
+    // 20 initial points of 100 draws, then one point per step: 2000 + 60 *
+    // 100 calls. Box: start +- 7.5, so the optimum is 2-3 units inside it.
+    let (cfg, sim) = quadratic("bo", 8_000);
+    assert_eq!(cfg.calls_per_iteration(), 2_000);
+    let s = run_method(&cfg, &mut []).unwrap();
+    assert_eq!(
+        (s.stop_reason.name(), s.iterations, s.calls),
+        ("budget", 61, 8_000)
+    );
+    assert_eq!(sim.calls.load(Ordering::SeqCst), 8_000 + 10 * 62);
+    let value = s.objective_final_exact.unwrap();
+    eprintln!("bo: E[R] 9 -> {value:.4}, psi {:?}", s.psi_final);
+    assert!(value < 0.5, "bo: E[R] = {value} at {:?}", s.psi_final);
+}
+
+#[test]
+fn gp_posterior_by_hand() {
+    // Matern-5/2, l = 1, v = 1: k(1) = (1 + sqrt5 + 5/3) e^-sqrt5 = 0.523994,
+    // k(0.5) = (1 + sqrt5/2 + 5/12) e^(-sqrt5/2) = 0.828649.
+    let kernel = Matern52 {
+        length_scale: 1.0,
+        variance: 1.0,
+    };
+    assert!((kernel.k(&[0.0], &[1.0]) - 0.523994).abs() < 1e-6);
+    assert!((kernel.k(&[0.0, 0.0], &[0.3, 0.4]) - 0.828649).abs() < 1e-6);
+    let x = [vec![0.0], vec![1.0]];
+    // y = (1, -1), no noise: mean at 0.5 is k* K^-1 y = 0 by symmetry;
+    // variance 1 - 2 k(0.5)^2 / (1 + k(1)) = 1 - 1.373319 / 1.523994 = 0.098869.
+    let gp = Gp::fit(kernel, &x, &[1.0, -1.0], &[0.0, 0.0]).unwrap();
+    let (m, v) = gp.predict(&[0.5]);
+    assert!(m.abs() < 1e-9 && (v - 0.098869).abs() < 1e-6, "{m} {v}");
+    // At an observed input the noise-free posterior interpolates.
+    let (m, v) = gp.predict(&[0.0]);
+    assert!((m - 1.0).abs() < 1e-6 && v < 1e-6, "{m} {v}");
+    // y = (1, 1): mean at 0.5 = 2 k(0.5) / (1 + k(1)) = 1.657298 / 1.523994 = 1.087470.
+    let gp = Gp::fit(kernel, &x, &[1.0, 1.0], &[0.0, 0.0]).unwrap();
+    assert!((gp.predict(&[0.5]).0 - 1.087470).abs() < 1e-6);
+    // One observation y = 2 with noise variance 1: mean 2 k / (1 + 1) = 1 at
+    // the input, variance 1 - 1 / 2 = 0.5.
+    let gp = Gp::fit(kernel, &[vec![0.0]], &[2.0], &[1.0]).unwrap();
+    let (m, v) = gp.predict(&[0.0]);
+    assert!((m - 1.0).abs() < 1e-8 && (v - 0.5).abs() < 1e-8, "{m} {v}");
+    // log p(y) for that case: N(2; 0, 2) = -2^2 / 4 - ln(2) / 2 - ln(2 pi) / 2.
+    let expected = -1.0 - 0.5 * 2f64.ln() - 0.5 * (2.0 * std::f64::consts::PI).ln();
+    assert!((gp.log_marginal() - expected).abs() < 1e-8);
+}
+
+#[test]
+fn expected_improvement_by_hand() {
+    // Phi(1) = 0.8413447, Phi(-2) = 0.0227501 (tables).
+    assert!((normal_cdf(1.0) - 0.841_344_7).abs() < 2e-7);
+    assert!((normal_cdf(-2.0) - 0.022_750_1).abs() < 2e-7);
+    assert!((normal_cdf(0.0) - 0.5).abs() < 2e-7);
+    // mean = best: EI = sd * phi(0) = 0.398942 sd.
+    assert!((expected_improvement(0.0, 2.0, 0.0) - 2.0 * 0.398_942_3).abs() < 1e-6);
+    // best - mean = 1, sd = 1: 1 * Phi(1) + phi(1) = 0.841345 + 0.241971.
+    assert!((expected_improvement(0.0, 1.0, 1.0) - 1.083_316).abs() < 1e-5);
+    // no uncertainty: the plain improvement
+    assert_eq!(expected_improvement(3.0, 0.0, 1.0), 0.0);
+}
+
+#[test]
+fn lax_lowers_the_quadratic() {
+    // K = 1 policy sample of 100 draws per step.
+    lowers_the_quadratic("lax", 30_000, 100, 0.5);
+}
+
+#[test]
+fn lax_variance_gradient_matches_finite_differences() {
+    let mut rng = rng_from_seed(21);
+    let cv = ControlVariate::new(3, &mut rng);
+    let (b, e, sigma, f) = ([0.3, -1.2, 0.8], [0.5, -0.7, 1.1], [0.4, 0.9, 0.6], 2.5);
+    let analytic = cv.variance_gradient(f, &b, &e, &sigma);
+    let sq = |c: &ControlVariate| {
+        c.estimate(f, &b, &e, &sigma)
+            .iter()
+            .map(|g| g * g)
+            .sum::<f64>()
+    };
+    for (i, &a) in analytic.iter().enumerate() {
+        let mut up = cv.clone();
+        let mut down = cv.clone();
+        up.phi[i] += 1e-6;
+        down.phi[i] -= 1e-6;
+        let fd = (sq(&up) - sq(&down)) / 2e-6;
+        assert!(
+            (a - fd).abs() < 1e-5 * (1.0 + fd.abs()),
+            "d||g||^2/dphi_{i}: {a} vs {fd}"
+        );
+    }
+    // and the input gradient of c against finite differences
+    let grad = cv.input_gradient(&b);
+    for j in 0..3 {
+        let mut up = b;
+        let mut down = b;
+        up[j] += 1e-6;
+        down[j] -= 1e-6;
+        let fd = (cv.value(&up) - cv.value(&down)) / 2e-6;
+        assert!(
+            (grad[j] - fd).abs() < 1e-7,
+            "dc/db_{j}: {} vs {fd}",
+            grad[j]
+        );
+    }
+}
+
+#[test]
+fn lax_estimate_is_unbiased_whatever_the_control_variate() {
+    // f(b) = 2 b1 - b2 under N(mu, diag(sigma^2)): d E f / d mu = (2, -1),
+    // d E f / d log sigma = 0. Mean of 200k single-sample estimates with a
+    // random (untrained) control variate.
+    let mut rng = rng_from_seed(22);
+    let cv = ControlVariate::new(2, &mut rng);
+    let (mu, sigma) = ([0.3, -0.2], [0.5, 0.8]);
+    let n = 200_000;
+    let mut mean = [0.0; 4];
+    for _ in 0..n {
+        let e: Vec<f64> = (0..2)
+            .map(|_| Distribution::<f64>::sample(&StandardNormal, &mut rng))
+            .collect();
+        let b: Vec<f64> = (0..2).map(|j| mu[j] + sigma[j] * e[j]).collect();
+        let g = cv.estimate(2.0 * b[0] - b[1], &b, &e, &sigma);
+        mean.iter_mut()
+            .zip(&g)
+            .for_each(|(m, v)| *m += v / n as f64);
+    }
+    for (got, want) in mean.iter().zip([2.0, -1.0, 0.0, 0.0]) {
+        assert!((got - want).abs() < 0.05, "{mean:?}");
+    }
 }
 
 #[test]

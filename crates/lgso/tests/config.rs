@@ -19,7 +19,7 @@ fn message(text: &str) -> String {
 fn defaults_are_the_papers_settings() {
     // lgso.md, "Defaults used for the paper's results" and the GAN table
     let l = LgsoConfig::default();
-    assert_eq!((l.gradient_samples, l.lr), (10_000, 0.1));
+    assert_eq!((l.gradient_samples, l.lr), (10_000, None));
     assert!(l.reuse_optimizer && l.reuse_history && l.project);
     let g = GanConfig::default();
     assert_eq!(g.noise_dim, 150);
@@ -32,13 +32,14 @@ fn defaults_are_the_papers_settings() {
     );
     assert_eq!((g.instance_noise, g.gradient_penalty), (0.01, 10.0));
     // per-problem N and eps (lgso.md per-problem table)
-    // M = 3000 except three hump (1000: lgso's documented change)
-    for (name, n, eps, start0, m) in [
-        ("three-hump", 4, 0.5, 2.0, 1000),
-        ("rosenbrock", 15, 0.2, 2.0, 3000),
-        ("submanifold-rosenbrock", 20, 0.2, 0.0, 3000),
-        ("submanifold-hump", 5, 0.2, 2.0, 3000),
-        ("boston-nn", 20, 0.1, 0.0215, 3000),
+    // M = 3000 and lr = 0.1 except three hump (1000 and 0.3: lgso's
+    // documented changes)
+    for (name, n, eps, start0, m, lr) in [
+        ("three-hump", 4, 0.5, 2.0, 1000, 0.3),
+        ("rosenbrock", 15, 0.2, 2.0, 3000, 0.1),
+        ("submanifold-rosenbrock", 20, 0.2, 0.0, 3000, 0.1),
+        ("submanifold-hump", 5, 0.2, 2.0, 3000, 0.1),
+        ("boston-nn", 20, 0.1, 0.0215, 3000, 0.1),
     ] {
         let r = resolve(&format!("problem = \"{name}\"")).unwrap();
         assert_eq!(
@@ -47,6 +48,10 @@ fn defaults_are_the_papers_settings() {
             "{name}"
         );
         assert_eq!(r.calls_per_iteration(), (n as u64 + 1) * m, "{name}");
+        assert_eq!((r.lr(), r.config.lgso.lr), (lr, Some(lr)), "{name}");
+        // an explicit lr wins over the problem's
+        let r = resolve(&format!("problem = \"{name}\"\n[lgso]\nlr = 0.05")).unwrap();
+        assert_eq!(r.lr(), 0.05, "{name}");
     }
     // the resolved config round-trips through TOML with every default filled
     let r = resolve("problem = \"rosenbrock\"").unwrap();

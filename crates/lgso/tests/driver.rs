@@ -81,6 +81,7 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
             n_points: 3,
             eps: 0.3,
             samples_per_point: 50,
+            lr: 0.1,
         },
         target: 0.0,
         exact: None,

@@ -2,12 +2,13 @@
 //! problem, the paper's settings except for a smaller sample size per point
 //! (M = 500 instead of 3000), fewer surrogate samples for the gradient
 //! (K = 5000) and fewer GAN epochs (5 instead of 15), so that it runs in a
-//! couple of minutes.
+//! couple of minutes. Adam's learning rate is lgso's three-hump default
+//! (0.3; the paper's 0.1 is too slow on the psi2 < 0 branch, see the README).
 //!
 //! Expected values (independent of this code): E[R] at the start (2, 0) is
 //! -0.499 (problems.md says about -0.50; `tests/problems.rs` checks it by
 //! quadrature), the optimum is -0.858 at (0, +-1.23); E[R] < -0.75 needs
-//! psi_1 <~ 0.3 and psi_2 in ~[0.8, 1.3].
+//! |psi_1| <~ 0.5 and |psi_2| in ~[0.8, 1.6].
 
 use lgso::config::Config;
 use lgso::driver::{run_lgso, IterationReport, Observer, StopReason};
@@ -64,14 +65,20 @@ fn three_hump_moves_from_minus_half_to_below_minus_three_quarters() {
         summary.objective_final,
         summary.calls
     );
+    // the quadrature value at the final psi, free of Monte Carlo noise
+    let exact = summary
+        .objective_final_exact
+        .expect("three hump has a quadrature E[R]");
+    assert!(exact < -0.75, "exact final E[R] {exact}");
     assert!(summary.calls <= 100_000);
     assert!(matches!(
         summary.stop_reason,
         StopReason::Target | StopReason::Budget
     ));
     let last = rows.0.last().unwrap();
+    // near one of the two optima (0, +-1.23)
     assert!(
-        last.psi[0].abs() < 0.6 && last.psi[1] > 0.6,
+        last.psi[0].abs() < 0.6 && (0.6..1.9).contains(&last.psi[1].abs()),
         "final psi {:?}",
         last.psi
     );

@@ -385,13 +385,15 @@ pub fn surrogate_for(cfg: &ResolvedConfig) -> Result<Box<dyn crate::surrogate::S
 /// without an exact objective (both already rejected by
 /// [`crate::config::Config::resolve`]).
 pub fn optimizer_for(cfg: &ResolvedConfig) -> Result<Box<dyn Optimizer>> {
-    use crate::optimizer::{Cmaes, Ges, Lgso, NumDiff, Oracle, Reinforce};
+    use crate::optimizer::{Bo, Cmaes, Ges, Lax, Lgso, NumDiff, Oracle, Reinforce};
     Ok(match cfg.config.method.as_str() {
         "lgso" => Box::new(Lgso::new(cfg, surrogate_for(cfg)?)),
         "numdiff" => Box::new(NumDiff::new(cfg)),
         "ges" => Box::new(Ges::new(cfg)),
         "reinforce" => Box::new(Reinforce::new(cfg)),
         "cmaes" => Box::new(Cmaes::new(cfg)),
+        "bo" => Box::new(Bo::new(cfg)),
+        "lax" => Box::new(Lax::new(cfg)),
         "oracle" => Box::new(Oracle::new(cfg)?),
         other => {
             return Err(Error::config(

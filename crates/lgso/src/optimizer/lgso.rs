@@ -71,7 +71,7 @@ impl Lgso {
             reuse_history: l.reuse_history,
             max_train_samples: l.max_train_samples,
             project: l.project,
-            adam: Adam::new(psi.len(), l.lr, l.betas[0], l.betas[1], l.adam_eps),
+            adam: Adam::new(psi.len(), cfg.lr(), l.betas[0], l.betas[1], l.adam_eps),
             psi,
             iteration: 0,
             pending: None,

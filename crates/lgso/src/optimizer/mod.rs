@@ -19,8 +19,10 @@ use crate::problem::{objective_values, Objective};
 use crate::seed::{derive_seed, stream};
 
 pub mod adam;
+pub mod bo;
 pub mod cmaes;
 pub mod ges;
+pub mod lax;
 pub mod lgso;
 pub mod numdiff;
 pub mod oracle;
@@ -28,8 +30,10 @@ pub mod reinforce;
 pub mod trust_region;
 
 pub use adam::Adam;
+pub use bo::Bo;
 pub use cmaes::Cmaes;
 pub use ges::Ges;
+pub use lax::Lax;
 pub use lgso::Lgso;
 pub use numdiff::NumDiff;
 pub use oracle::Oracle;

@@ -47,7 +47,7 @@ impl Oracle {
             seed: cfg.config.seed,
             calls: cfg.oracle_calls_per_step(),
             eps: l.project.then(|| cfg.eps()),
-            adam: Adam::new(psi.len(), l.lr, l.betas[0], l.betas[1], l.adam_eps),
+            adam: Adam::new(psi.len(), cfg.lr(), l.betas[0], l.betas[1], l.adam_eps),
             psi,
             iteration: 0,
             pending: None,

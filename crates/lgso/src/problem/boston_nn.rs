@@ -291,6 +291,7 @@ pub fn problem() -> Result<Problem> {
             n_points: 20,
             eps: 0.1,
             samples_per_point: 3000,
+            lr: 0.1,
         },
         target: 30.0,
         exact: None,

@@ -167,6 +167,7 @@ pub fn problem() -> Result<Problem> {
             n_points: 5,
             eps: 0.2,
             samples_per_point: 3000,
+            lr: 0.1,
         },
         target: -0.80,
         exact: Some(sim),

@@ -321,6 +321,7 @@ pub fn problem() -> Problem {
             n_points: 4,
             eps: 0.5,
             samples_per_point: 1000,
+            lr: 0.3,
         },
         target: -0.80,
         exact: Some(Arc::new(ThreeHump)),

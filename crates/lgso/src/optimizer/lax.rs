@@ -1,0 +1,283 @@
+//! LAX, "backprop through the void" (Grathwohl, Choi, Wu, Roeder &
+//! Duvenaud, ICLR 2018, section 3.1 and Algorithm 1; baselines.md): a
+//! score-function gradient with a learned neural control variate.
+//!
+//! The policy over parameters is `N(mu, diag(sigma^2))` with
+//! `theta = (mu, log sigma)` both learned; psi is `mu`. Each step draws `K`
+//! samples `b = mu + sigma * e`, `e ~ N(0, I)`, estimates `f(b)` as the mean
+//! of `R` over `M` draws, and forms, per sample,
+//! `g_theta = (f(b) - c(b)) d/dtheta log p(b | theta) + d/dtheta c(b)`
+//! with `d log p / d mu = e / sigma`, `d log p / d log sigma = e^2 - 1`,
+//! `d c / d mu = grad_b c(b)` and `d c / d log sigma = grad_b c(b) * sigma * e`
+//! (reparameterization). `g_theta` is unbiased for any `c`; `c` is trained
+//! to reduce its variance by Adam on `d/dphi ||g_theta||^2` (eq. 5 of the
+//! paper). `c_phi(b) = w2 . tanh(W1 b + b1) + b2` with 10 hidden units
+//! (baselines.md); its input gradient and the mixed second derivatives the
+//! variance gradient needs are written out by hand (see
+//! [`ControlVariate::variance_gradient`]), checked against finite
+//! differences in the tests.
+
+use std::sync::Arc;
+
+use rand_distr::{Distribution, StandardNormal};
+
+use super::{
+    adam_step, norm, outcome_means, requests_at, take_answered, Adam, Optimizer, StepReport,
+};
+use crate::config::ResolvedConfig;
+use crate::data::{Outcome, Request};
+use crate::error::{Error, Result};
+use crate::history::History;
+use crate::problem::Objective;
+use crate::seed::{derive_seed, rng_from_seed, Rng};
+
+/// Stream label of the policy samples.
+const LAX_STREAM: u64 = 105;
+
+/// Hidden units of the control variate (baselines.md: psi -> 10 tanh -> 1).
+pub const HIDDEN: usize = 10;
+
+/// The control variate `c(b) = w2 . tanh(W1 b + b1) + b2`, `W1: [H, n]`,
+/// with its parameters `phi` flattened as `[W1 (row-major), b1, w2, b2]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlVariate {
+    /// Input dimension `n`.
+    pub n: usize,
+    /// Flattened parameters `phi`, `[H n + H + H + 1]`.
+    pub phi: Vec<f64>,
+}
+
+impl ControlVariate {
+    /// A network with `W1 ~ N(0, 1 / n)`, `w2 ~ N(0, 1 / H)`, zero biases.
+    pub fn new(n: usize, rng: &mut Rng) -> Self {
+        let mut phi = vec![0.0; HIDDEN * n + 2 * HIDDEN + 1];
+        let s1 = 1.0 / (n as f64).sqrt();
+        for w in &mut phi[..HIDDEN * n] {
+            *w = s1 * Distribution::<f64>::sample(&StandardNormal, rng);
+        }
+        let s2 = 1.0 / (HIDDEN as f64).sqrt();
+        for w in &mut phi[HIDDEN * n + HIDDEN..HIDDEN * n + 2 * HIDDEN] {
+            *w = s2 * Distribution::<f64>::sample(&StandardNormal, rng);
+        }
+        ControlVariate { n, phi }
+    }
+
+    fn w1(&self, k: usize, j: usize) -> f64 {
+        self.phi[k * self.n + j]
+    }
+    fn b1(&self, k: usize) -> f64 {
+        self.phi[HIDDEN * self.n + k]
+    }
+    fn w2(&self, k: usize) -> f64 {
+        self.phi[HIDDEN * self.n + HIDDEN + k]
+    }
+
+    fn hidden(&self, b: &[f64]) -> Vec<f64> {
+        (0..HIDDEN)
+            .map(|k| (self.b1(k) + (0..self.n).map(|j| self.w1(k, j) * b[j]).sum::<f64>()).tanh())
+            .collect()
+    }
+
+    /// `c(b)`.
+    pub fn value(&self, b: &[f64]) -> f64 {
+        let h = self.hidden(b);
+        (0..HIDDEN).map(|k| self.w2(k) * h[k]).sum::<f64>() + self.phi[self.phi.len() - 1]
+    }
+
+    /// `grad_b c(b) = W1^T (w2 * (1 - h^2))`, `[n]`.
+    pub fn input_gradient(&self, b: &[f64]) -> Vec<f64> {
+        let h = self.hidden(b);
+        (0..self.n)
+            .map(|j| {
+                (0..HIDDEN)
+                    .map(|k| self.w1(k, j) * self.w2(k) * (1.0 - h[k] * h[k]))
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// The LAX estimate for one sample `b = mu + sigma e` with value `f`:
+    /// `[g_mu (n), g_log_sigma (n)]`.
+    pub fn estimate(&self, f: f64, b: &[f64], e: &[f64], sigma: &[f64]) -> Vec<f64> {
+        let c = self.value(b);
+        let grad = self.input_gradient(b);
+        let n = self.n;
+        let mut g = vec![0.0; 2 * n];
+        for j in 0..n {
+            g[j] = (f - c) * e[j] / sigma[j] + grad[j];
+            g[n + j] = (f - c) * (e[j] * e[j] - 1.0) + grad[j] * sigma[j] * e[j];
+        }
+        g
+    }
+
+    /// `d/dphi ||g||^2 = 2 sum_i g_i dg_i/dphi` for the estimate `g` of
+    /// [`ControlVariate::estimate`] at one sample, with
+    /// `dg_mu_j/dphi = -s_j dc/dphi + dG_j/dphi`,
+    /// `dg_logsigma_j/dphi = -t_j dc/dphi + sigma_j e_j dG_j/dphi`,
+    /// `s_j = e_j / sigma_j`, `t_j = e_j^2 - 1`, `G = grad_b c`, and, with
+    /// `a_k = 1 - h_k^2`: `dc/dW1_kl = w2_k a_k b_l`, `dc/db1_k = w2_k a_k`,
+    /// `dc/dw2_k = h_k`, `dc/db2 = 1`; `dG_j/dW1_kl = [j = l] w2_k a_k
+    /// - 2 W1_kj w2_k h_k a_k b_l`, `dG_j/db1_k = -2 W1_kj w2_k h_k a_k`,
+    /// `dG_j/dw2_k = W1_kj a_k`, `dG_j/db2 = 0`.
+    pub fn variance_gradient(&self, f: f64, b: &[f64], e: &[f64], sigma: &[f64]) -> Vec<f64> {
+        let n = self.n;
+        let g = self.estimate(f, b, e, sigma);
+        let h = self.hidden(b);
+        // u_j = 2 g_mu_j + 2 g_ls_j sigma_j e_j multiplies dG_j/dphi;
+        // r = -2 sum_j (g_mu_j s_j + g_ls_j t_j) multiplies dc/dphi.
+        let u: Vec<f64> = (0..n)
+            .map(|j| 2.0 * g[j] + 2.0 * g[n + j] * sigma[j] * e[j])
+            .collect();
+        let r: f64 = -2.0
+            * (0..n)
+                .map(|j| g[j] * e[j] / sigma[j] + g[n + j] * (e[j] * e[j] - 1.0))
+                .sum::<f64>();
+        let mut out = vec![0.0; self.phi.len()];
+        for k in 0..HIDDEN {
+            let a = 1.0 - h[k] * h[k];
+            let w2 = self.w2(k);
+            // sum_j u_j W1_kj
+            let uw: f64 = (0..n).map(|j| u[j] * self.w1(k, j)).sum();
+            for l in 0..n {
+                out[k * n + l] =
+                    r * w2 * a * b[l] + u[l] * w2 * a - 2.0 * uw * w2 * h[k] * a * b[l];
+            }
+            out[HIDDEN * n + k] = r * w2 * a - 2.0 * uw * w2 * h[k] * a;
+            out[HIDDEN * n + HIDDEN + k] = r * h[k] + uw * a;
+        }
+        let last = out.len() - 1;
+        out[last] = r;
+        out
+    }
+}
+
+/// LAX with Adam on `(mu, log sigma)` and on the control variate.
+pub struct Lax {
+    objective: Arc<dyn Objective>,
+    seed: u64,
+    policy_samples: usize,
+    samples: usize,
+    log_sigma: Vec<f64>,
+    cv: ControlVariate,
+    cv_adam: Adam,
+    policy_adam: Adam,
+    drawn: Vec<(Vec<f64>, Vec<f64>)>,
+    psi: Vec<f64>,
+    iteration: u64,
+    pending: Option<Vec<Request>>,
+}
+
+impl Lax {
+    /// LAX for a resolved configuration (`[lax]`).
+    pub fn new(cfg: &ResolvedConfig) -> Self {
+        let c = &cfg.config.lax;
+        let psi = cfg.start().to_vec();
+        let n = psi.len();
+        let mut rng = rng_from_seed(derive_seed(cfg.config.seed, &[LAX_STREAM, u64::MAX]));
+        let cv = ControlVariate::new(n, &mut rng);
+        Lax {
+            objective: cfg.problem.objective.clone(),
+            seed: cfg.config.seed,
+            policy_samples: c.policy_samples,
+            samples: c.samples,
+            log_sigma: vec![0.5 * c.sigma2.ln(); n],
+            cv_adam: Adam::new(cv.phi.len(), c.control_variate_lr, 0.9, 0.999, 1e-8),
+            cv,
+            policy_adam: Adam::new(2 * n, c.lr, c.betas[0], c.betas[1], 1e-8),
+            drawn: Vec::new(),
+            psi,
+            iteration: 0,
+            pending: None,
+        }
+    }
+
+    /// The policy's standard deviations, `[n]`.
+    pub fn sigma(&self) -> Vec<f64> {
+        self.log_sigma.iter().map(|l| l.exp()).collect()
+    }
+}
+
+impl Optimizer for Lax {
+    fn name(&self) -> &str {
+        "lax"
+    }
+
+    fn ask(&mut self) -> Result<Vec<Request>> {
+        if let Some(p) = &self.pending {
+            return Ok(p.clone());
+        }
+        let sigma = self.sigma();
+        let mut rng = rng_from_seed(derive_seed(self.seed, &[LAX_STREAM, self.iteration]));
+        self.drawn = (0..self.policy_samples)
+            .map(|_| {
+                let e: Vec<f64> = (0..self.psi.len())
+                    .map(|_| Distribution::<f64>::sample(&StandardNormal, &mut rng))
+                    .collect();
+                let b = self
+                    .psi
+                    .iter()
+                    .zip(&sigma)
+                    .zip(&e)
+                    .map(|((m, s), e)| m + s * e)
+                    .collect();
+                (b, e)
+            })
+            .collect();
+        let points: Vec<Vec<f64>> = self.drawn.iter().map(|(b, _)| b.clone()).collect();
+        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
+        self.pending = Some(requests.clone());
+        Ok(requests)
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
+        take_answered(&mut self.pending, outcomes)?;
+        let f = outcome_means(self.objective.as_ref(), outcomes)?;
+        let n = self.psi.len();
+        let sigma = self.sigma();
+        let k = self.drawn.len() as f64;
+        let mut g = vec![0.0; 2 * n];
+        let mut dphi = vec![0.0; self.cv.phi.len()];
+        for ((b, e), fs) in self.drawn.iter().zip(&f) {
+            let gs = self.cv.estimate(*fs, b, e, &sigma);
+            g.iter_mut().zip(&gs).for_each(|(a, v)| *a += v / k);
+            let vs = self.cv.variance_gradient(*fs, b, e, &sigma);
+            dphi.iter_mut().zip(&vs).for_each(|(a, v)| *a += v / k);
+        }
+        // theta = (mu, log sigma), one Adam step; then the control variate.
+        let mut theta: Vec<f64> = self.psi.iter().chain(&self.log_sigma).copied().collect();
+        adam_step("lax", &mut self.policy_adam, &mut theta, &g, None)?;
+        if let Some(bad) = dphi.iter().find(|v| !v.is_finite()) {
+            return Err(Error::Diverged {
+                method: "lax".into(),
+                detail: format!("the control-variate gradient holds {bad}"),
+            });
+        }
+        self.cv_adam.step(&mut self.cv.phi, &dphi);
+        let previous = self.psi.clone();
+        self.psi.copy_from_slice(&theta[..n]);
+        // keep sigma in [1e-6, 1e3] so that a collapsing or exploding
+        // policy stays finite
+        for (l, t) in self.log_sigma.iter_mut().zip(&theta[n..]) {
+            *l = t.clamp(1e-6f64.ln(), 1e3f64.ln());
+        }
+        self.iteration += 1;
+        Ok(StepReport {
+            grad_norm: norm(&g[..n]),
+            step_length: super::trust_region::distance(&self.psi, &previous),
+            surrogate_objective: f.iter().sum::<f64>() / k,
+            ..StepReport::default()
+        })
+    }
+
+    fn psi(&self) -> &[f64] {
+        &self.psi
+    }
+
+    fn iteration(&self) -> u64 {
+        self.iteration
+    }
+
+    fn calls_per_iteration(&self) -> u64 {
+        self.policy_samples as u64 * self.samples as u64
+    }
+}
