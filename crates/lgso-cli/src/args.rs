@@ -28,8 +28,8 @@ pub enum Command {
     Run(RunArgs),
     /// List the built-in problems and the paper's settings for them.
     Problems,
-    /// Benchmark: one L-GSO run per problem with the paper's settings, then a
-    /// Markdown table of calls, objectives and timings.
+    /// Benchmark: every (problem, method, seed) on the same call budget, then
+    /// results.csv, a Markdown table and one comparison plot per problem.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Time one GAN surrogate fit on real trust-region data.
@@ -82,8 +82,15 @@ pub struct CommonArgs {
     pub max_iterations: Option<u64>,
 }
 
-/// Arguments of `lgso bench`.
+/// Arguments of `lgso bench`: every (problem, method, seed) is run, up to
+/// `--jobs` at a time, each in its own run directory
+/// `<out>/<problem>/<method>-s<seed>/`; then `<out>/results.csv` (a row
+/// per run), `<out>/bench.md` (a table per problem and method) and
+/// `<out>/<problem>.png` (objective against calls, every method) are
+/// written.
 #[derive(Debug, Args)]
+// `--method` (of the shared options) is an error here: `--methods` names them.
+#[command(mut_arg("method", |a| a.hide(true)))]
 pub struct BenchArgs {
     /// Comma-separated problems to run.
     #[arg(
@@ -93,12 +100,32 @@ pub struct BenchArgs {
         default_value = "rosenbrock,three-hump"
     )]
     pub problems: Vec<String>,
+    /// Comma-separated methods to compare: lgso and the baselines that
+    /// `lgso run --method` takes, e.g. lgso,numdiff,oracle (bench takes no
+    /// `--method`).
+    #[arg(
+        long,
+        value_name = "NAMES",
+        value_delimiter = ',',
+        default_value = "lgso"
+    )]
+    pub methods: Vec<String>,
+    /// Seeds per (problem, method): S, S+1, ..., S+K-1, where S is the
+    /// `--seed` (or config) value.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    pub seeds: u64,
+    /// Runs at a time. With more than one, each run's GAN fit gets an equal
+    /// share of the cores (where `gan.threads` is 0, automatic) and a line
+    /// per finished run replaces the progress display.
+    #[arg(long, short, value_name = "J", default_value_t = 1)]
+    pub jobs: usize,
     #[command(flatten)]
     /// Settings shared with `lgso run`; `--budget` overrides every
-    /// problem's budget.
+    /// problem's budget (default: the benchmark's budget per problem).
     pub common: CommonArgs,
-    /// Directory holding one run directory per problem and bench.md;
-    /// default runs/bench-<unix seconds>.
+    /// Directory holding the run directories, results.csv, bench.md and the
+    /// plots; default runs/bench-<unix seconds>. It must not already hold
+    /// bench.md, results.csv or any of the runs.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print no progress, only the table.

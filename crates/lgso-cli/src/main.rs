@@ -17,6 +17,7 @@ use clap::Parser;
 
 mod args;
 mod bench;
+mod bench_plot;
 mod plot;
 mod problems;
 mod progress;

@@ -20,10 +20,16 @@ use plotters::style::FontStyle;
 /// DejaVu Sans (assets/DejaVuSans.LICENSE).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 
-const WIDTH: u32 = 960;
-const HEIGHT: u32 = 600;
+/// Width of the plots, pixels.
+pub(crate) const WIDTH: u32 = 960;
+/// Height of the plots, pixels.
+pub(crate) const HEIGHT: u32 = 600;
 
-fn register_font() -> Result<(), String> {
+/// Registers the embedded font as `sans-serif` (once).
+///
+/// # Errors
+/// When the font cannot be loaded.
+pub(crate) fn register_font() -> Result<(), String> {
     static DONE: OnceLock<Result<(), String>> = OnceLock::new();
     DONE.get_or_init(|| {
         plotters::style::register_font("sans-serif", FontStyle::Normal, FONT)
@@ -54,7 +60,8 @@ pub fn objective_png(
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
+/// What drawing with plotters returns.
+pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 fn draw(
     path: &Path,
@@ -267,7 +274,7 @@ where
 }
 
 /// An axis count as `500`, `25k`, `1.5M`.
-fn short_count(v: f64) -> String {
+pub(crate) fn short_count(v: f64) -> String {
     use crate::text::num;
     if v.abs() >= 1e6 {
         format!("{}M", num(v / 1e6))

@@ -387,13 +387,306 @@ fn tiny_bench() {
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let md = fs::read_to_string(dir.path().join("b/bench.md")).unwrap();
+    // without --methods and --seeds: one L-GSO run, seed 0
     let row = md
         .lines()
-        .find(|l| l.starts_with("| three-hump |"))
+        .find(|l| l.starts_with("| three-hump | lgso | 1 |"))
         .unwrap_or_else(|| panic!("no three-hump row in:\n{md}"));
     assert!(stdout.contains(row), "{stdout}");
-    assert!(row.contains("| 2,000 |"), "{row}");
-    assert!(dir.path().join("b/three-hump/summary.json").exists());
+    assert!(row.ends_with("| 0 |"), "failed runs: {row}");
+    assert!(stdout.contains("written to b/bench.md"), "{stdout}");
+    assert!(dir
+        .path()
+        .join("b/three-hump/lgso-s0/summary.json")
+        .exists());
+    let rows = read_results(&dir.path().join("b/results.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["method"], "lgso");
+    assert_eq!(rows[0]["seed"], "0");
+    assert_eq!(rows[0]["status"], "ok");
+    assert_eq!(rows[0]["calls"], "2000");
+    // the table of runs keeps the timings
+    assert!(
+        md.lines()
+            .any(|l| l.starts_with("| three-hump | lgso | 0 | 2,000 |")),
+        "{md}"
+    );
+}
+
+/// Reads a bench's results.csv: one map from column to value per row.
+fn read_results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "problem",
+            "method",
+            "seed",
+            "status",
+            "stop_reason",
+            "calls",
+            "iterations",
+            "objective_start",
+            "objective_final",
+            "objective_final_stderr",
+            "objective_final_exact",
+            "target",
+            "calls_to_target",
+            "seconds_total",
+            "error",
+        ]
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .cloned()
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+/// The bench.md row of (problem, method).
+fn bench_row(md: &str, problem: &str, method: &str) -> String {
+    md.lines()
+        .find(|l| l.starts_with(&format!("| {problem} | {method} |")))
+        .unwrap_or_else(|| panic!("no {problem} {method} row in:\n{md}"))
+        .to_string()
+}
+
+#[test]
+fn bench_compares_methods_over_seeds() {
+    let dir = TestDir::new("bench-compare");
+    // numdiff on rosenbrock: 2 n M = 60,000 calls per step, so two steps;
+    // oracle: (N + 1) M = 48,000 per step, also two.
+    let out = dir.lgso(&[
+        "bench",
+        "--problems",
+        "rosenbrock",
+        "--methods",
+        "numdiff,oracle,numdiff",
+        "--seeds",
+        "2",
+        "--budget",
+        "120k",
+        "--jobs",
+        "2",
+        "--out",
+        "b",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // one line per finished run with --jobs 2
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("done rosenbrock "))
+            .count(),
+        4,
+        "{stderr}"
+    );
+    let b = dir.path().join("b");
+
+    let rows = read_results(&b.join("results.csv"));
+    let got: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str(),
+                r["seed"].as_str(),
+                r["calls"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("numdiff", "0", "120000"),
+            ("numdiff", "1", "120000"),
+            ("oracle", "0", "96000"),
+            ("oracle", "1", "96000"),
+        ]
+    );
+    for r in &rows {
+        assert_eq!(r["problem"], "rosenbrock", "{r:?}");
+        assert_eq!(r["status"], "ok", "{r:?}");
+        assert_eq!(r["stop_reason"], "budget", "{r:?}");
+        assert_eq!(r["iterations"], "2", "{r:?}");
+        assert_eq!(r["target"], "1", "{r:?}");
+        assert_eq!(r["error"], "", "{r:?}");
+        let start: f64 = r["objective_start"].parse().unwrap();
+        let end: f64 = r["objective_final"].parse().unwrap();
+        assert!(end < start, "{r:?}");
+        assert!(r["objective_final_exact"].parse::<f64>().is_ok(), "{r:?}");
+        assert!(r["seconds_total"].parse::<f64>().unwrap() >= 0.0, "{r:?}");
+    }
+    // the two seeds start from differently drawn estimates
+    assert_ne!(rows[0]["objective_start"], rows[1]["objective_start"]);
+
+    let md = fs::read_to_string(b.join("bench.md")).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for method in ["numdiff", "oracle"] {
+        let row = bench_row(&md, "rosenbrock", method);
+        let reached = rows
+            .iter()
+            .filter(|r| r["method"] == method && !r["calls_to_target"].is_empty())
+            .count();
+        assert!(
+            row.starts_with(&format!("| rosenbrock | {method} | 2 | {reached}/2 |")),
+            "{row}"
+        );
+        assert!(row.ends_with("| 0 |"), "{row}");
+        assert!(stdout.contains(&row), "{stdout}");
+    }
+    assert!(stdout.contains("written to b/bench.md"), "{stdout}");
+
+    let png = fs::read(b.join("rosenbrock.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    for run in ["numdiff-s0", "numdiff-s1", "oracle-s0", "oracle-s1"] {
+        let run = b.join("rosenbrock").join(run);
+        let (_, trace) = read_csv(&run.join("trace.csv"));
+        assert_eq!(trace.len(), 3, "{}", run.display());
+        // the run's config: its seed, and a share of the cores for the GAN
+        let cfg = lgso::config::Config::from_toml_str(
+            &fs::read_to_string(run.join("config.toml")).unwrap(),
+        )
+        .unwrap();
+        assert!(cfg.gan.threads >= 1, "{}", run.display());
+    }
+    let names: Vec<String> = fs::read_dir(&b)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.contains("tmp")), "{names:?}");
+
+    // the same --out again is refused before anything runs
+    let again = dir.lgso(&[
+        "bench",
+        "--problems",
+        "rosenbrock",
+        "--methods",
+        "oracle",
+        "--budget",
+        "120k",
+        "--out",
+        "b",
+    ]);
+    assert_one_line_error(&again, &["bench.md", "already exists", "--out"]);
+}
+
+#[test]
+fn bench_rejects_bad_input_before_running() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "method",
+            &["--methods", "lgso,foo"],
+            &["`foo`", "--methods", "numdiff", "oracle"],
+        ),
+        (
+            "seeds",
+            &["--seeds", "0"],
+            &["--seeds 0", "from 1 to 10000"],
+        ),
+        ("jobs", &["--jobs", "0"], &["--jobs 0", ">= 1"]),
+        (
+            "oracle",
+            &["--methods", "oracle", "--problems", "boston-nn"],
+            &["bench problem boston-nn, method oracle", "exact objective"],
+        ),
+        (
+            "budget",
+            &[
+                "--methods",
+                "numdiff",
+                "--budget",
+                "1000",
+                "--problems",
+                "rosenbrock",
+            ],
+            &[
+                "bench problem rosenbrock, method numdiff",
+                "budget of 1000",
+                "one iteration",
+                "60000",
+            ],
+        ),
+        (
+            "single-method",
+            &["--method", "numdiff"],
+            &["--methods", "--method"],
+        ),
+        ("empty", &["--methods", ","], &["--methods", "empty"]),
+    ];
+    for (name, args, needles) in cases {
+        let dir = TestDir::new(&format!("bench-bad-{name}"));
+        let mut all = vec!["bench", "--out", "b"];
+        all.extend_from_slice(args);
+        assert_one_line_error(&dir.lgso(&all), needles);
+        assert!(
+            !dir.path().join("b").exists(),
+            "{name}: the bench left {}",
+            dir.path().join("b").display()
+        );
+    }
+}
+
+#[test]
+fn bench_records_a_failed_run_and_goes_on() {
+    let dir = TestDir::new("bench-diverge");
+    // numdiff's first Adam step of ~1e308 takes psi to infinity
+    dir.write("c.toml", "[numdiff]\nlr = 1e308\n");
+    let out = dir.lgso(&[
+        "bench",
+        "--config",
+        "c.toml",
+        "--problems",
+        "rosenbrock",
+        "--methods",
+        "numdiff,oracle",
+        "--budget",
+        "120k",
+        "--out",
+        "b",
+        "--quiet",
+    ]);
+    assert_one_line_error(
+        &out,
+        &[
+            "1 of 2 bench runs failed",
+            "problem rosenbrock, method numdiff, seed 0",
+            "diverged",
+        ],
+    );
+    let b = dir.path().join("b");
+    let rows = read_results(&b.join("results.csv"));
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (numdiff, oracle) = (&rows[0], &rows[1]);
+    assert_eq!(numdiff["method"], "numdiff");
+    assert_eq!(numdiff["status"], "failed", "{numdiff:?}");
+    assert_eq!(numdiff["stop_reason"], "failed", "{numdiff:?}");
+    assert!(numdiff["error"].contains("diverged"), "{numdiff:?}");
+    assert_eq!(numdiff["iterations"], "0", "{numdiff:?}");
+    assert_eq!(oracle["method"], "oracle");
+    assert_eq!(oracle["status"], "ok", "{oracle:?}");
+    assert_eq!(oracle["calls"], "96000", "{oracle:?}");
+    assert_eq!(oracle["error"], "", "{oracle:?}");
+
+    let md = fs::read_to_string(b.join("bench.md")).unwrap();
+    let row = bench_row(&md, "rosenbrock", "numdiff");
+    assert!(row.ends_with("| 1 |"), "{row}");
+    assert!(row.contains("| — |"), "{row}");
+    let row = bench_row(&md, "rosenbrock", "oracle");
+    assert!(row.ends_with("| 0 |"), "{row}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&row), "{stdout}");
+    let png = fs::read(b.join("rosenbrock.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(b.join("rosenbrock/numdiff-s0/summary.json").exists());
 }
 
 #[test]
