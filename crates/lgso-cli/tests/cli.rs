@@ -715,3 +715,58 @@ fn tiny_bench_fit() {
     let out = dir.lgso(&["bench-fit", "--epochs", "0"]);
     assert_one_line_error(&out, &["--epochs", ">= 1"]);
 }
+
+#[test]
+fn run_a_baseline_with_method() {
+    // numdiff on Rosenbrock-10: 2 n M = 2 * 10 * 3000 = 60,000 calls per
+    // step, so a 120k budget pays for 2 steps.
+    let dir = TestDir::new("method");
+    let out = dir.lgso(&[
+        "run",
+        "rosenbrock",
+        "--method",
+        "numdiff",
+        "--budget",
+        "120k",
+        "--out",
+        "r",
+        "--quiet",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("numdiff"), "{stdout}");
+    let config = fs::read_to_string(dir.path().join("r/config.toml")).unwrap();
+    assert!(config.contains("method = \"numdiff\""), "{config}");
+    let (_, rows) = read_csv(&dir.path().join("r/trace.csv"));
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[2][1], "120000");
+    // the exact E[R] falls from 45 (closed form at the start)
+    let exact: f64 = rows[2][4].parse().unwrap();
+    assert!(exact < 45.0, "{exact}");
+}
+
+#[test]
+fn bad_methods_name_the_culprit() {
+    let dir = TestDir::new("bad-method");
+    let out = dir.lgso(&["run", "--method", "newton"]);
+    assert_one_line_error(&out, &["method", "newton", "numdiff", "oracle"]);
+    // Boston has no exact objective, so no oracle
+    let out = dir.lgso(&["run", "boston-nn", "--method", "oracle"]);
+    assert_one_line_error(&out, &["oracle", "boston-nn"]);
+    config_error(
+        "bad-ges",
+        "method = \"ges\"\n[ges]\nalpha = 1.5\n",
+        &[],
+        &["ges.alpha", "[0, 1]", "1.5"],
+    );
+    config_error(
+        "ges-budget",
+        "method = \"ges\"\n",
+        &["rosenbrock", "--budget", "1000"],
+        &["budget of 1000", "2 P M = 2 * 10 * 3000"],
+    );
+}
