@@ -71,7 +71,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Optimizer: lgso (default) or a baseline: numdiff, ges, reinforce,
-    /// cmaes, oracle.
+    /// cmaes, bo, lax, oracle.
     #[arg(long, value_name = "NAME")]
     pub method: Option<String>,
     /// Simulator-call budget, e.g. 150000, 150_000 or 150k.

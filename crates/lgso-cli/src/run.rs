@@ -116,11 +116,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Words for a stop reason.
-pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig) -> String {
+pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64) -> String {
+    // BO pays for its initial design in the first step only.
+    let next = if cfg.config.method == "bo" && iterations > 0 {
+        cfg.config.bo.samples as u64
+    } else {
+        cfg.calls_per_iteration()
+    };
     match reason {
         StopReason::Budget => format!(
             "budget (another iteration of {} calls would exceed {})",
-            text::calls(cfg.calls_per_iteration()),
+            text::calls(next),
             text::calls(cfg.budget())
         ),
         StopReason::MaxIterations => format!(
@@ -149,7 +155,7 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
     let rows = [
         ("problem", s.problem.clone()),
         ("method", s.optimizer.clone()),
-        ("stopped", stop_text(&s.stop_reason, cfg)),
+        ("stopped", stop_text(&s.stop_reason, cfg, s.iterations)),
         ("iterations", s.iterations.to_string()),
         (
             "calls",

@@ -692,8 +692,18 @@ impl Config {
         }
         let (per_iteration, detail) = resolved.calls_per_iteration_detail();
         if per_iteration > MAX_CALLS_PER_ITERATION || per_iteration == 0 {
+            let keys = match resolved.config.method.as_str() {
+                "numdiff" => "numdiff.samples",
+                "ges" => "ges.pairs, ges.samples",
+                "reinforce" => "reinforce.policy_samples, reinforce.samples",
+                "cmaes" => "cmaes.population, cmaes.samples",
+                "bo" => "bo.initial_points, bo.samples",
+                "lax" => "lax.policy_samples, lax.samples",
+                "oracle" => "oracle.calls_per_step",
+                _ => "lgso.n_points, lgso.samples_per_point",
+            };
             return Err(Error::config(
-                "the sample counts of the method",
+                keys,
                 format!("{detail} between 1 and {MAX_CALLS_PER_ITERATION} simulator calls per iteration"),
                 per_iteration,
             ));

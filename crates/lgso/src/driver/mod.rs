@@ -112,7 +112,8 @@ pub struct Summary {
     pub calls: u64,
     /// Start point.
     pub psi_start: Vec<f64>,
-    /// Final psi.
+    /// Final psi: the last psi whose objective was reported (after a
+    /// failure, the last good one).
     pub psi_final: Vec<f64>,
     /// Objective estimate at the start (NaN, written as null, if the run
     /// failed there).
@@ -256,7 +257,9 @@ pub fn run(
         iterations: optimizer.iteration(),
         calls: history.calls(),
         psi_start: info.start.clone(),
-        psi_final: optimizer.psi().to_vec(),
+        // the last psi whose objective was estimated, so that psi_final
+        // and objective_final belong together also when a run failed
+        psi_final: last.map_or_else(|| optimizer.psi().to_vec(), |r| r.psi.clone()),
         objective_start: first.map_or(nan, |r| r.objective),
         objective_start_stderr: first.map_or(nan, |r| r.objective_stderr),
         objective_final: last.map_or(nan, |r| r.objective),
