@@ -25,7 +25,7 @@ use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{requests_at, take_answered, Optimizer, StepReport};
+use super::{Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::design::latin_hypercube;
@@ -166,7 +166,7 @@ pub struct Bo {
     variances: Vec<f64>,
     psi: Vec<f64>,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Bo {
@@ -188,7 +188,7 @@ impl Bo {
             variances: Vec::new(),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -251,8 +251,8 @@ impl Optimizer for Bo {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let n = self.psi.len();
         let mut rng = rng_from_seed(derive_seed(self.seed, &[BO_STREAM, self.iteration]));
@@ -286,13 +286,11 @@ impl Optimizer for Bo {
             }
             vec![self.to_box(&top.1)]
         };
-        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         for o in outcomes {
             let r = objective_values(self.objective.as_ref(), &o.samples)?;
             let (mean, se) = mean_and_stderr(&r);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{outcome_means, requests_at, take_answered, Optimizer, StepReport};
+use super::{outcome_means, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
@@ -100,7 +100,7 @@ pub struct Cmaes {
     p_c: DVector<f64>,
     steps: Vec<DVector<f64>>,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Cmaes {
@@ -126,7 +126,7 @@ impl Cmaes {
             p_c: DVector::zeros(n),
             steps: Vec::new(),
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -207,8 +207,8 @@ impl Optimizer for Cmaes {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let n = self.mean.len();
         let mut rng = rng_from_seed(derive_seed(self.seed, &[CANDIDATE_STREAM, self.iteration]));
@@ -231,13 +231,11 @@ impl Optimizer for Cmaes {
                     .collect()
             })
             .collect();
-        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let values = outcome_means(self.objective.as_ref(), outcomes)?;
         let step_length = self.update(&values)?;
         self.iteration += 1;

@@ -19,9 +19,7 @@ use std::sync::Arc;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::numdiff::NumDiff;
-use super::{
-    adam_step, norm, outcome_means, requests_at, take_answered, Adam, Optimizer, StepReport,
-};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Matrix, Outcome, Request};
 use crate::error::Result;
@@ -132,7 +130,7 @@ pub struct Ges {
     psi: Vec<f64>,
     adam: Adam,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Ges {
@@ -157,7 +155,7 @@ impl Ges {
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -189,8 +187,8 @@ impl Optimizer for Ges {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let n = self.psi.len();
         let guides: Vec<Vec<f64>> = self.guides.iter().cloned().collect();
@@ -210,13 +208,11 @@ impl Optimizer for Ges {
         if self.numdiff_guide {
             points.extend(NumDiff::points(&self.psi, self.numdiff_step));
         }
-        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let values = outcome_means(self.objective.as_ref(), outcomes)?;
         let (pairs, fd) = values.split_at(2 * self.pairs);
         let plus: Vec<f64> = pairs.iter().step_by(2).copied().collect();

@@ -21,9 +21,7 @@ use std::sync::Arc;
 
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{
-    adam_step, norm, outcome_means, requests_at, take_answered, Adam, Optimizer, StepReport,
-};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
@@ -164,7 +162,7 @@ pub struct Lax {
     drawn: Vec<(Vec<f64>, Vec<f64>)>,
     psi: Vec<f64>,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Lax {
@@ -187,7 +185,7 @@ impl Lax {
             drawn: Vec::new(),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -203,8 +201,8 @@ impl Optimizer for Lax {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let sigma = self.sigma();
         let mut rng = rng_from_seed(derive_seed(self.seed, &[LAX_STREAM, self.iteration]));
@@ -224,13 +222,11 @@ impl Optimizer for Lax {
             })
             .collect();
         let points: Vec<Vec<f64>> = self.drawn.iter().map(|(b, _)| b.clone()).collect();
-        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let f = outcome_means(self.objective.as_ref(), outcomes)?;
         let n = self.psi.len();
         let sigma = self.sigma();

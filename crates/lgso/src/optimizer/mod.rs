@@ -110,6 +110,52 @@ pub(crate) fn requests_at(
         .collect()
 }
 
+/// The outstanding ask of an optimizer: the requests handed out and not yet
+/// answered, so that `ask` before `tell` repeats them and `tell` can check
+/// its outcomes against them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Asked {
+    seed: u64,
+    requests: Option<Vec<Request>>,
+}
+
+impl Asked {
+    /// No ask outstanding; requests will derive their seeds from `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        Asked {
+            seed,
+            requests: None,
+        }
+    }
+
+    /// The outstanding requests, if any.
+    pub(crate) fn pending(&self) -> Option<Vec<Request>> {
+        self.requests.clone()
+    }
+
+    /// Requests `count` draws at each of `points` for `iteration` (see
+    /// [`requests_at`]) and keeps them outstanding.
+    pub(crate) fn ask(
+        &mut self,
+        iteration: u64,
+        points: &[Vec<f64>],
+        count: usize,
+    ) -> Vec<Request> {
+        let requests = requests_at(self.seed, iteration, points, count);
+        self.requests = Some(requests.clone());
+        requests
+    }
+
+    /// Checks that `outcomes` answer the outstanding requests and clears
+    /// them (see [`take_answered`]).
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] without an outstanding ask or on a mismatch.
+    pub(crate) fn answered(&mut self, outcomes: &[Outcome]) -> Result<Vec<Request>> {
+        take_answered(&mut self.requests, outcomes)
+    }
+}
+
 /// Takes the pending ask and checks that `outcomes` answer it, one per
 /// request and in order; on a mismatch the ask stays pending.
 ///

@@ -9,9 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{
-    adam_step, norm, outcome_means, requests_at, take_answered, Adam, Optimizer, StepReport,
-};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::Result;
@@ -21,13 +19,12 @@ use crate::problem::Objective;
 /// Central finite differences + Adam.
 pub struct NumDiff {
     objective: Arc<dyn Objective>,
-    seed: u64,
     step: f64,
     samples: usize,
     psi: Vec<f64>,
     adam: Adam,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl NumDiff {
@@ -38,13 +35,12 @@ impl NumDiff {
         let psi = cfg.start().to_vec();
         NumDiff {
             objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
             step: c.step,
             samples: c.samples,
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -77,17 +73,15 @@ impl Optimizer for NumDiff {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let points = NumDiff::points(&self.psi, self.step);
-        let requests = requests_at(self.seed, self.iteration, &points, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let values = outcome_means(self.objective.as_ref(), outcomes)?;
         let grad = NumDiff::gradient(&values, self.step);
         let step_length = adam_step("numdiff", &mut self.adam, &mut self.psi, &grad, None)?;

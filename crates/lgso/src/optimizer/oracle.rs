@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::{adam_step, norm, requests_at, take_answered, Adam, Optimizer, StepReport};
+use super::{adam_step, norm, Adam, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
@@ -17,13 +17,12 @@ use crate::problem::ExactObjective;
 /// Adam on the exact gradient.
 pub struct Oracle {
     exact: Arc<dyn ExactObjective>,
-    seed: u64,
     calls: u64,
     eps: Option<f64>,
     psi: Vec<f64>,
     adam: Adam,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Oracle {
@@ -44,13 +43,12 @@ impl Oracle {
         let psi = cfg.start().to_vec();
         Ok(Oracle {
             exact,
-            seed: cfg.config.seed,
             calls: cfg.oracle_calls_per_step(),
             eps: l.project.then(|| cfg.eps()),
             adam: Adam::new(psi.len(), cfg.lr(), l.betas[0], l.betas[1], l.adam_eps),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         })
     }
 }
@@ -61,22 +59,17 @@ impl Optimizer for Oracle {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let count = usize::try_from(self.calls).unwrap_or(usize::MAX);
-        let requests = requests_at(
-            self.seed,
-            self.iteration,
-            std::slice::from_ref(&self.psi),
-            count,
-        );
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self
+            .asked
+            .ask(self.iteration, std::slice::from_ref(&self.psi), count))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let value = self.exact.value(&self.psi);
         let grad = self.exact.gradient(&self.psi);
         let step_length = adam_step("oracle", &mut self.adam, &mut self.psi, &grad, self.eps)?;

@@ -16,9 +16,7 @@ use std::sync::Arc;
 
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{
-    adam_step, norm, outcome_means, requests_at, take_answered, Adam, Optimizer, StepReport,
-};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::Result;
@@ -61,7 +59,7 @@ pub struct Reinforce {
     psi: Vec<f64>,
     adam: Adam,
     iteration: u64,
-    pending: Option<Vec<Request>>,
+    asked: Asked,
 }
 
 impl Reinforce {
@@ -81,7 +79,7 @@ impl Reinforce {
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
             iteration: 0,
-            pending: None,
+            asked: Asked::new(cfg.config.seed),
         }
     }
 }
@@ -92,8 +90,8 @@ impl Optimizer for Reinforce {
     }
 
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
+        if let Some(p) = self.asked.pending() {
+            return Ok(p);
         }
         let sigma = self.sigma2.sqrt();
         let mut rng = rng_from_seed(derive_seed(self.seed, &[POLICY_STREAM, self.iteration]));
@@ -105,13 +103,11 @@ impl Optimizer for Reinforce {
                     .collect::<Vec<f64>>()
             })
             .collect();
-        let requests = requests_at(self.seed, self.iteration, &self.drawn, self.samples);
-        self.pending = Some(requests.clone());
-        Ok(requests)
+        Ok(self.asked.ask(self.iteration, &self.drawn, self.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        take_answered(&mut self.pending, outcomes)?;
+        self.asked.answered(outcomes)?;
         let f = outcome_means(self.objective.as_ref(), outcomes)?;
         let mean = f.iter().sum::<f64>() / f.len() as f64;
         let baseline = self.baseline.unwrap_or(mean);
