@@ -164,6 +164,8 @@ pub struct Bo {
     observed: Vec<Vec<f64>>,
     values: Vec<f64>,
     variances: Vec<f64>,
+    /// The GP fitted in the last `tell`, reused by the next `ask`.
+    model: Option<Gp>,
     psi: Vec<f64>,
     iteration: u64,
     asked: Asked,
@@ -186,6 +188,7 @@ impl Bo {
             observed: Vec::new(),
             values: Vec::new(),
             variances: Vec::new(),
+            model: None,
             psi,
             iteration: 0,
             asked: Asked::new(cfg.config.seed),
@@ -262,7 +265,10 @@ impl Optimizer for Bo {
                 .map(|i| self.to_box(design.row(i)))
                 .collect()
         } else {
-            let (gp, _, _) = self.fit()?;
+            let gp = match self.model.take() {
+                Some(gp) => gp,
+                None => self.fit()?.0,
+            };
             let incumbent = self.to_unit(&self.psi);
             let best = gp.predict(&incumbent).0;
             let mut top = (f64::NEG_INFINITY, incumbent.clone());
@@ -315,6 +321,7 @@ impl Optimizer for Bo {
             }
         }
         self.psi = self.observed[best_i].clone();
+        self.model = Some(gp);
         self.iteration += 1;
         Ok(StepReport {
             grad_norm: 0.0,
