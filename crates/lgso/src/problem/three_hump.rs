@@ -88,7 +88,7 @@ pub(crate) fn simulate_hump(
     }
     let [p1, p2] = p;
     if !(p1.is_finite() && p2.is_finite()) {
-        return Err(fail(format!("{label} = ({p1}, {p2}) is not finite")));
+        return Err(fail(format!("{label} = ({p1:?}, {p2:?}) is not finite")));
     }
     let total = p1.abs() + p2.abs();
     if total == 0.0 {
@@ -100,7 +100,7 @@ pub(crate) fn simulate_hump(
     let hp = h(p);
     if !hp.is_finite() {
         return Err(fail(format!(
-            "the three-hump function h({symbol}) overflows at {label} = ({p1}, {p2})"
+            "the three-hump function h({symbol}) overflows at {label} = ({p1:?}, {p2:?})"
         )));
     }
     let prob_first = p1.abs() / total;
