@@ -106,6 +106,8 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
         },
         target: 0.0,
         exact: Some(sim.clone()),
+        bounds: None,
+        psi_names: None,
     };
     (ResolvedConfig { config, problem }, sim)
 }

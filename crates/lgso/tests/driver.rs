@@ -85,6 +85,8 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
         },
         target: 0.0,
         exact: None,
+        bounds: None,
+        psi_names: None,
     };
     (ResolvedConfig { config, problem }, sim)
 }

@@ -295,6 +295,8 @@ pub fn problem() -> Result<Problem> {
         },
         target: 30.0,
         exact: None,
+        bounds: None,
+        psi_names: None,
     })
 }
 

@@ -119,6 +119,13 @@ pub struct Problem {
     pub target: f64,
     /// Closed-form `E[R]` and gradient, where known.
     pub exact: Option<Arc<dyn ExactObjective>>,
+    /// Box bounds `[lo, hi]` per psi coordinate, where the problem has them
+    /// (`[n]`). The trust region is clipped to them and every step is
+    /// projected back inside.
+    pub bounds: Option<Vec<(f64, f64)>>,
+    /// Names of the psi coordinates (`[n]`), used in messages; `None` means
+    /// `psi[0]`, `psi[1]`, ...
+    pub psi_names: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for Problem {
@@ -135,6 +142,14 @@ impl Problem {
     /// Dimensions of psi, x and y.
     pub fn dims(&self) -> Dims {
         self.simulator.dims()
+    }
+
+    /// The name of psi coordinate `i`: its given name, or `psi[i]`.
+    pub fn psi_name(&self, i: usize) -> String {
+        self.psi_names
+            .as_ref()
+            .and_then(|n| n.get(i).cloned())
+            .unwrap_or_else(|| format!("psi[{i}]"))
     }
 }
 

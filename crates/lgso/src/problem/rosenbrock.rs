@@ -289,6 +289,8 @@ pub fn problem() -> Problem {
         },
         target: 1.0,
         exact: Some(sim),
+        bounds: None,
+        psi_names: None,
     }
 }
 
@@ -315,6 +317,8 @@ pub fn submanifold_problem() -> Result<Problem> {
         },
         target: 1.0,
         exact: Some(sim),
+        bounds: None,
+        psi_names: None,
     })
 }
 

@@ -171,6 +171,8 @@ pub fn problem() -> Result<Problem> {
         },
         target: -0.80,
         exact: Some(sim),
+        bounds: None,
+        psi_names: None,
     })
 }
 

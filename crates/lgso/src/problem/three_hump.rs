@@ -325,6 +325,8 @@ pub fn problem() -> Problem {
         },
         target: -0.80,
         exact: Some(Arc::new(ThreeHump)),
+        bounds: None,
+        psi_names: None,
     }
 }
 
