@@ -61,6 +61,7 @@ pub mod data;
 pub mod design;
 pub mod driver;
 pub mod error;
+pub mod evaluate;
 pub mod history;
 pub mod optimizer;
 pub mod problem;
