@@ -35,6 +35,40 @@ pub enum Command {
     /// Time one GAN surrogate fit on real trust-region data.
     #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
+    /// Continue a stopped, failed or killed run from its run database.
+    Resume(ResumeArgs),
+    /// Write a run's samples, requests and trace as CSV files (for pandas).
+    Export(ExportArgs),
+}
+
+/// Arguments of `lgso resume`.
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The run directory (it holds run.sqlite).
+    #[arg(value_name = "RUN_DIR")]
+    pub dir: PathBuf,
+    /// A new simulator-call budget (needed to continue a run that finished
+    /// on its budget), e.g. 300k.
+    #[arg(long, value_name = "CALLS", value_parser = parse_calls)]
+    pub budget: Option<u64>,
+    /// A new iteration limit.
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<u64>,
+    /// Print no progress, only the final summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Arguments of `lgso export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The run directory (it holds run.sqlite).
+    #[arg(value_name = "RUN_DIR")]
+    pub dir: PathBuf,
+    /// Where to write samples.csv, requests.csv and trace.csv; default
+    /// RUN_DIR/export.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `lgso run`.

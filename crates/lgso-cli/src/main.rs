@@ -18,9 +18,11 @@ use clap::Parser;
 mod args;
 mod bench;
 mod bench_plot;
+mod external;
 mod plot;
 mod problems;
 mod progress;
+mod resume;
 mod run;
 mod run_dir;
 mod text;
@@ -65,6 +67,8 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Problems => problems::problems(),
         Command::Bench(a) => bench::bench(a),
         Command::BenchFit(a) => bench::bench_fit(a),
+        Command::Resume(a) => resume::resume(a),
+        Command::Export(a) => resume::export(a),
     }
 }
 

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use lgso::config::{Config, ResolvedConfig};
-use lgso::driver::{IterationReport, StopReason, Summary};
+use lgso::driver::{IterationReport, Session, StopReason, Summary};
+use lgso::evaluate::{Evaluator, InProcess};
+use lgso::store::RunStore;
 
 use crate::args::{CommonArgs, RunArgs};
 use crate::progress::Progress;
@@ -56,20 +58,63 @@ pub struct Finished {
 }
 
 /// Runs the configured method (L-GSO by default) for `cfg`, recording it
-/// in `dir`.
+/// in `dir` (files and run database), requests evaluated in-process.
 ///
 /// # Errors
 /// A run directory that holds a run or cannot be written; any error of the
 /// run itself (then `summary.json` records the failure).
 pub fn execute(cfg: &ResolvedConfig, dir: &Path, quiet: bool) -> anyhow::Result<Finished> {
-    let mut run_dir = RunDir::create(dir, cfg)?;
+    let mut evaluator = InProcess::new(cfg.problem.simulator.clone());
+    execute_with(cfg, dir, quiet, &mut evaluator, false)
+}
+
+/// Runs (or, with `resume`, continues) the configured method in `dir`
+/// with the given evaluator.
+///
+/// # Errors
+/// As [`execute`]; for `resume`, a directory without a run database.
+pub fn execute_with(
+    cfg: &ResolvedConfig,
+    dir: &Path,
+    quiet: bool,
+    evaluator: &mut dyn Evaluator,
+    resume: bool,
+) -> anyhow::Result<Finished> {
+    let (mut run_dir, mut store) = if resume {
+        let store = RunStore::open(dir)?;
+        store.set_meta("config", &cfg.config.to_toml_string()?)?;
+        (RunDir::reopen(dir, cfg)?, store)
+    } else {
+        let run_dir = RunDir::create(dir, cfg)?;
+        let store = RunStore::create(dir, &cfg.config.to_toml_string()?, &evaluator.describe())?;
+        let d = cfg.problem.dims();
+        store.set_meta("dims", &format!("{},{},{}", d.psi, d.x, d.y))?;
+        let names: Vec<String> = match &cfg.problem.psi_names {
+            Some(n) => n.clone(),
+            None => (1..=d.psi).map(|i| format!("psi_{i}")).collect(),
+        };
+        store.set_meta("psi_names", &serde_json::to_string(&names)?)?;
+        (run_dir, store)
+    };
     let label = if cfg.config.method == "lgso" {
         cfg.problem.name.to_string()
     } else {
         format!("{} {}", cfg.problem.name, cfg.config.method)
     };
     let mut progress = Progress::new(&label, quiet);
-    let result = lgso::driver::run_method(cfg, &mut [&mut progress, &mut run_dir]);
+    let session = Session {
+        evaluator,
+        store: Some(&mut store),
+        resume,
+    };
+    let result = lgso::driver::optimizer_for(cfg).and_then(|mut opt| {
+        lgso::driver::run_session(
+            cfg,
+            opt.as_mut(),
+            session,
+            &mut [&mut progress, &mut run_dir],
+        )
+    });
     drop(progress);
     if let Some(e) = run_dir.plot_error() {
         if !quiet {
@@ -86,8 +131,10 @@ pub fn execute(cfg: &ResolvedConfig, dir: &Path, quiet: bool) -> anyhow::Result<
             dir: dir.to_path_buf(),
         }),
         Err(e) => Err(anyhow::Error::new(e).context(format!(
-            "run failed (see {})",
-            dir.join("summary.json").display()
+            "run failed (see {}; everything computed is kept in {}, continue with `lgso resume {}`)",
+            dir.join("summary.json").display(),
+            dir.join(lgso::store::FILE).display(),
+            dir.display()
         ))),
     }
 }

@@ -7,10 +7,12 @@
 //! | `psi.csv` | a row per iteration, flushed | `iteration, calls, psi_1..psi_n` |
 //! | `summary.json` | at the end, also after a failure; atomically | the run's `Summary`, the run directory and the config path |
 //! | `objective.png` | every iteration and at the end | objective against simulator calls |
+//! | `run.sqlite` | every request as it arrives, every iteration | the run database ([`lgso::store`]): every sample, failures, the optimizer's state; `lgso resume` and `lgso export` read it |
 //!
 //! Row 0 of the CSV files is the start point. A directory that already
-//! holds `trace.csv` or `summary.json` is refused: a run is never
-//! overwritten.
+//! holds `trace.csv`, `summary.json` or `run.sqlite` is refused: a run is
+//! never overwritten. `lgso resume` reopens a run directory and rewrites
+//! the CSV files from the database.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -72,6 +74,20 @@ impl RunDir {
         check_free(dir)?;
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+        Self::start(dir, cfg)
+    }
+
+    /// Reopens the run directory of a run being resumed: rewrites
+    /// `config.toml` (the budget may have grown) and starts the CSV files
+    /// afresh; the resumed run replays its stored trace rows into them.
+    ///
+    /// # Errors
+    /// When the files cannot be written.
+    pub fn reopen(dir: &Path, cfg: &ResolvedConfig) -> anyhow::Result<RunDir> {
+        Self::start(dir, cfg)
+    }
+
+    fn start(dir: &Path, cfg: &ResolvedConfig) -> anyhow::Result<RunDir> {
         let config_path = dir.join("config.toml");
         let toml = cfg.config.to_toml_string()?;
         write_atomic(&config_path, toml.as_bytes())
@@ -152,21 +168,7 @@ impl Observer for RunDir {
 
     fn on_iteration(&mut self, r: &IterationReport) -> lgso::Result<()> {
         let f = |x: f64| x.to_string();
-        let row = [
-            r.iteration.to_string(),
-            r.calls.to_string(),
-            f(r.objective),
-            f(r.objective_stderr),
-            r.objective_exact.map(f).unwrap_or_default(),
-            f(r.step.grad_norm),
-            f(r.step.step_length),
-            r.step.train_samples.to_string(),
-            r.step.reused_samples.to_string(),
-            f(r.seconds_simulate),
-            f(r.step.seconds_fit),
-            f(r.step.seconds_gradient),
-            f(r.seconds_total),
-        ];
+        let row = trace_row(r);
         self.trace
             .write_record(&row)
             .map_err(|e| self.io_error("trace.csv", e))?;
@@ -191,6 +193,27 @@ impl Observer for RunDir {
     }
 }
 
+/// One row of `trace.csv` (columns [`TRACE_HEADER`]); a missing exact
+/// objective is an empty cell.
+pub fn trace_row(r: &IterationReport) -> Vec<String> {
+    let f = |x: f64| x.to_string();
+    vec![
+        r.iteration.to_string(),
+        r.calls.to_string(),
+        f(r.objective),
+        f(r.objective_stderr),
+        r.objective_exact.map(f).unwrap_or_default(),
+        f(r.step.grad_norm),
+        f(r.step.step_length),
+        r.step.train_samples.to_string(),
+        r.step.reused_samples.to_string(),
+        f(r.seconds_simulate),
+        f(r.step.seconds_fit),
+        f(r.step.seconds_gradient),
+        f(r.seconds_total),
+    ]
+}
+
 /// Checks that `dir` can become a run directory: it does not exist, or is
 /// a directory without `trace.csv` and `summary.json`.
 ///
@@ -203,7 +226,7 @@ pub fn check_free(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    for held in ["trace.csv", "summary.json"] {
+    for held in ["trace.csv", "summary.json", lgso::store::FILE] {
         if dir.join(held).exists() {
             bail!(
                 "run directory {} already holds a run ({held}); choose another --out or move it away",

@@ -61,6 +61,133 @@ pub struct Config {
     pub lax: LaxConfig,
     /// Exact-gradient oracle (problems with an exact objective only).
     pub oracle: OracleConfig,
+    /// Box bounds `[[lo, hi], ...]` of psi (`[n]` pairs); default: the
+    /// problem's or the external simulator's handshake, if any. The trust
+    /// region is clipped to them and every L-GSO step projected inside.
+    pub bounds: Option<Vec<[f64; 2]>>,
+    /// An external simulator (problem `external`) and how its worker
+    /// processes are run.
+    pub simulator: SimulatorConfig,
+    /// The objective family for an external simulator.
+    pub objective: ObjectiveConfig,
+}
+
+/// How an external simulator is run (issue #4; protocol in
+/// docs/protocol.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimulatorConfig {
+    /// The program and its arguments, e.g. `["python3", "sim.py"]`; never
+    /// run through a shell. Empty: no external simulator.
+    pub command: Vec<String>,
+    /// Worker processes evaluating requests concurrently. Default: the
+    /// number of cores.
+    pub workers: Option<usize>,
+    /// Seconds a worker may take to answer one batch before it is killed
+    /// and the batch retried. Default: no limit.
+    pub timeout: Option<f64>,
+    /// Times a batch is re-sent after its worker crashed, exited, timed out
+    /// or printed garbage. Default 2.
+    pub retries: u32,
+    /// A request larger than this is split into chunks of this many
+    /// samples (seeded per chunk, so results do not depend on the number
+    /// of workers). Default 1000.
+    pub chunk_samples: usize,
+    /// At most this many samples per protocol message. Default 1000.
+    pub batch_samples: usize,
+    /// The run stops (everything saved) once more than this share of its
+    /// requests failed and at least 3 failed. Default 0.1.
+    pub max_failure_rate: f64,
+    /// Expected psi dimension; the handshake must agree. Default: any.
+    pub psi_dim: Option<usize>,
+    /// Expected x dimension; the handshake must agree. Default: any.
+    pub x_dim: Option<usize>,
+    /// Expected y dimension; the handshake must agree. Default: any.
+    pub y_dim: Option<usize>,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            command: Vec::new(),
+            workers: None,
+            timeout: None,
+            retries: 2,
+            chunk_samples: 1000,
+            batch_samples: 1000,
+            max_failure_rate: 0.1,
+            psi_dim: None,
+            x_dim: None,
+            y_dim: None,
+        }
+    }
+}
+
+/// The objective `R(y)` for an external simulator
+/// ([`crate::problem::external`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectiveConfig {
+    /// `identity` (default: y is the per-sample objective), `mean`,
+    /// `weighted_sum`, `squared_distance` or `window`.
+    pub kind: String,
+    /// Weights of `weighted_sum`, `[m]`.
+    pub weights: Option<Vec<f64>>,
+    /// Target of `squared_distance`, `[m]`.
+    pub target: Option<Vec<f64>>,
+    /// `[a, b]` of `window`.
+    pub window: Option<[f64; 2]>,
+}
+
+impl Default for ObjectiveConfig {
+    fn default() -> Self {
+        ObjectiveConfig {
+            kind: "identity".into(),
+            weights: None,
+            target: None,
+            window: None,
+        }
+    }
+}
+
+impl ObjectiveConfig {
+    /// The family this table describes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown kind or a missing setting.
+    pub fn family(&self) -> Result<crate::problem::external::ObjectiveFamily> {
+        use crate::problem::external::{ObjectiveFamily as F, OBJECTIVE_KINDS};
+        let need = |key: &str, what: &str| Error::config(key, what, "nothing");
+        Ok(match self.kind.as_str() {
+            "identity" => F::Identity,
+            "mean" => F::Mean,
+            "weighted_sum" => F::WeightedSum(self.weights.clone().ok_or_else(|| {
+                need(
+                    "objective.weights",
+                    "weights = [m numbers] for weighted_sum",
+                )
+            })?),
+            "squared_distance" => F::SquaredDistance(self.target.clone().ok_or_else(|| {
+                need(
+                    "objective.target",
+                    "target = [m numbers] for squared_distance",
+                )
+            })?),
+            "window" => {
+                let [a, b] = self
+                    .window
+                    .ok_or_else(|| need("objective.window", "window = [a, b] for window"))?;
+                F::Window(a, b)
+            }
+            other => {
+                return Err(Error::config(
+                    "objective.kind",
+                    format!("one of {}", OBJECTIVE_KINDS.join(", ")),
+                    format!("{other:?}"),
+                ))
+            }
+        })
+    }
 }
 
 /// The optimizers `method` may name.
@@ -93,6 +220,9 @@ impl Default for Config {
             bo: BoConfig::default(),
             lax: LaxConfig::default(),
             oracle: OracleConfig::default(),
+            bounds: None,
+            simulator: SimulatorConfig::default(),
+            objective: ObjectiveConfig::default(),
         }
     }
 }
@@ -117,13 +247,15 @@ pub struct StopConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Fresh simulator draws at psi after each iteration, averaged to report
-    /// `E[R](psi)`. Not charged to the budget. Default 20000.
-    pub samples: usize,
+    /// `E[R](psi)`. Not charged to the budget. Default 20000 for built-in
+    /// problems; for an external simulator (whose draws are real simulator
+    /// runs, stored as `monitor` requests) `M`, the samples per point.
+    pub samples: Option<usize>,
 }
 
 impl Default for MonitorConfig {
     fn default() -> Self {
-        MonitorConfig { samples: 20_000 }
+        MonitorConfig { samples: None }
     }
 }
 
@@ -485,6 +617,14 @@ impl ResolvedConfig {
     pub fn eps(&self) -> f64 {
         self.config.lgso.eps.unwrap_or(self.problem.defaults.eps)
     }
+    /// Draws per objective estimate in the trace (`monitor.samples`).
+    pub fn monitor_samples(&self) -> usize {
+        self.config.monitor.samples.unwrap_or(20_000)
+    }
+    /// Box bounds of psi, if any (config, else the problem's).
+    pub fn bounds(&self) -> Option<&[(f64, f64)]> {
+        self.problem.bounds.as_deref()
+    }
     /// The call budget.
     pub fn budget(&self) -> u64 {
         self.config.stop.budget.unwrap_or(u64::MAX)
@@ -641,9 +781,41 @@ impl Config {
     /// [`Error::UnknownProblem`], [`Error::Config`] naming the key and the
     /// expected form, [`Error::Dimension`]/[`Error::NonFinite`] for the start
     /// point, [`Error::BudgetTooSmall`].
-    pub fn resolve(mut self) -> Result<ResolvedConfig> {
+    pub fn resolve(self) -> Result<ResolvedConfig> {
         let problem = problem::by_name(&self.problem)?;
+        self.resolve_with(problem)
+    }
+
+    /// As [`Config::resolve`], on a problem built elsewhere (an external
+    /// simulator, [`crate::problem::external::problem`]).
+    ///
+    /// # Errors
+    /// As [`Config::resolve`]; [`Error::Config`] for bounds that do not fit
+    /// the problem or a start point outside them.
+    pub fn resolve_with(mut self, mut problem: Problem) -> Result<ResolvedConfig> {
         let n = problem.dims().psi;
+        if let Some(b) = &self.bounds {
+            if b.len() != n
+                || b.iter()
+                    .any(|[lo, hi]| !(lo.is_finite() && hi.is_finite() && lo < hi))
+            {
+                return Err(Error::config(
+                    "bounds",
+                    format!("{n} pairs [lo, hi] of finite numbers with lo < hi (one per psi coordinate)"),
+                    format!("{b:?}"),
+                ));
+            }
+            problem.bounds = Some(b.iter().map(|&[lo, hi]| (lo, hi)).collect());
+        }
+        if self.monitor.samples.is_none() {
+            self.monitor.samples = Some(if problem.name == problem::EXTERNAL {
+                self.lgso
+                    .samples_per_point
+                    .unwrap_or(problem.defaults.samples_per_point)
+            } else {
+                20_000
+            });
+        }
         if let Some(start) = &self.start {
             check_vector(
                 &format!("start point `start` of problem {} (psi)", problem.name),
@@ -653,6 +825,18 @@ impl Config {
         } else {
             self.start = Some(problem.start.clone());
         }
+        if let (Some(b), Some(start)) = (&problem.bounds, &self.start) {
+            for (i, (&v, &(lo, hi))) in start.iter().zip(b).enumerate() {
+                if !(lo..=hi).contains(&v) {
+                    return Err(Error::config(
+                        "start",
+                        format!("{} within its bounds [{lo}, {hi}]", problem.psi_name(i)),
+                        format!("{} = {v}", problem.psi_name(i)),
+                    ));
+                }
+            }
+        }
+        self.validate_external(problem.name == problem::EXTERNAL)?;
         if self.lgso.n_points.is_none() {
             self.lgso.n_points = Some(problem.defaults.n_points);
         }
@@ -718,6 +902,37 @@ impl Config {
         Ok(resolved)
     }
 
+    fn validate_external(&self, external: bool) -> Result<()> {
+        if !external {
+            if self.objective != ObjectiveConfig::default() {
+                return Err(Error::config(
+                    "objective",
+                    "no [objective] table: it sets the objective of an external simulator, \
+                     a built-in problem has its own",
+                    format!("an [objective] table for problem {}", self.problem),
+                ));
+            }
+            return Ok(());
+        }
+        let s = &self.simulator;
+        if s.workers == Some(0) {
+            return Err(Error::config("simulator.workers", "an integer >= 1", 0));
+        }
+        if let Some(t) = s.timeout {
+            positive("simulator.timeout", t)?;
+        }
+        at_least("simulator.chunk_samples", s.chunk_samples, 1)?;
+        at_least("simulator.batch_samples", s.batch_samples, 1)?;
+        if !(0.0..=1.0).contains(&s.max_failure_rate) {
+            return Err(Error::config(
+                "simulator.max_failure_rate",
+                "a share between 0 and 1",
+                s.max_failure_rate,
+            ));
+        }
+        self.objective.family().map(|_| ())
+    }
+
     fn validate(&self) -> Result<()> {
         self.validate_sizes()?;
         if !METHODS.contains(&self.method.as_str()) {
@@ -771,7 +986,9 @@ impl Config {
         if self.stop.max_iterations == Some(0) {
             return Err(Error::config("stop.max_iterations", "an integer >= 1", 0));
         }
-        at_least("monitor.samples", self.monitor.samples, 1)?;
+        if let Some(m) = self.monitor.samples {
+            at_least("monitor.samples", m, 1)?;
+        }
         let g = &self.gan;
         at_least("gan.noise_dim", g.noise_dim, 1)?;
         if g.generator_hidden.is_empty() || g.generator_hidden.contains(&0) {
@@ -972,7 +1189,11 @@ impl Config {
             self.lgso.gradient_samples,
             MAX_SAMPLES,
         )?;
-        at_most("monitor.samples", self.monitor.samples, MAX_SAMPLES)?;
+        at_most(
+            "monitor.samples",
+            self.monitor.samples.unwrap_or(0),
+            MAX_SAMPLES,
+        )?;
         if let Some(m) = self.lgso.samples_per_point {
             at_most("lgso.samples_per_point", m, MAX_SAMPLES)?;
         }

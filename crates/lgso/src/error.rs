@@ -110,6 +110,33 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The run database cannot be read or written.
+    #[error("run database {path}: {reason}")]
+    Store {
+        /// The database file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A directory given as a run directory does not hold an lgso run.
+    #[error("{dir} is not an lgso run directory: {reason}")]
+    NotARun {
+        /// The directory.
+        dir: String,
+        /// Why not.
+        reason: String,
+    },
+    /// Simulator requests failed beyond what the run tolerates
+    /// (`simulator.max_failure_rate`, or a method that needs every
+    /// requested point answered). Everything computed so far is saved.
+    #[error("{reason}; last failure: {last}")]
+    SimulatorFailures {
+        /// Which rule stopped the run.
+        reason: String,
+        /// The last failure's message (request, psi, what was wrong,
+        /// stderr tail).
+        last: String,
+    },
 }
 
 /// Result alias used throughout the library.

@@ -177,6 +177,13 @@ pub trait Evaluator: Send {
     /// `in-process three-hump` or `2 workers: python3 sim.py`.
     fn describe(&self) -> String;
 
+    /// Whether a request's answer is a pure function of the request (a
+    /// built-in simulator in-process): then draws that are not trained on
+    /// (the monitor's) need not be stored.
+    fn reproducible(&self) -> bool {
+        false
+    }
+
     /// Evaluates `requests` (possibly concurrently) and returns one result
     /// per request, in the order of `requests`. `on_result` is called once
     /// per request as soon as its result is complete (in completion order),
@@ -213,6 +220,10 @@ impl InProcess {
 impl Evaluator for InProcess {
     fn describe(&self) -> String {
         format!("in-process {}", self.simulator.name())
+    }
+
+    fn reproducible(&self) -> bool {
+        true
     }
 
     fn evaluate(

@@ -66,6 +66,7 @@ pub mod history;
 pub mod optimizer;
 pub mod problem;
 pub mod seed;
+pub mod store;
 pub mod surrogate;
 pub mod threads;
 

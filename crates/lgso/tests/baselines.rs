@@ -83,7 +83,7 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
         ..Config::default()
     };
     config.stop.budget = Some(budget);
-    config.monitor.samples = 10;
+    config.monitor.samples = Some(10);
     config.start = Some(START.to_vec());
     config.numdiff.samples = 100;
     config.ges.samples = 100;

@@ -61,7 +61,7 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
     config.lgso.eps = Some(0.3);
     config.lgso.samples_per_point = Some(50);
     config.lgso.gradient_samples = 100;
-    config.monitor.samples = 7;
+    config.monitor.samples = Some(7);
     config.start = Some(vec![1.0, 1.0]);
     config.gan = GanConfig {
         noise_dim: 4,

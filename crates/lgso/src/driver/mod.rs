@@ -8,16 +8,17 @@
 
 use std::time::Instant;
 
-use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
+use crate::evaluate::{Evaluator, InProcess, RequestResult};
 use crate::history::History;
 use crate::optimizer::{Optimizer, StepReport};
-use crate::problem::{self, Problem};
+use crate::problem;
 use crate::seed::{derive_seed, stream};
+use crate::store::{RequestKind, RunStatus, RunStore};
 
 /// Static facts about a run, given to observers at the start.
 #[derive(Debug, Clone, Serialize)]
@@ -39,7 +40,7 @@ pub struct RunInfo {
 }
 
 /// One row of the trace. Iteration 0 is the start point (no step taken).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IterationReport {
     /// Completed iterations.
     pub iteration: u64,
@@ -110,6 +111,8 @@ pub struct Summary {
     pub iterations: u64,
     /// Simulator calls charged.
     pub calls: u64,
+    /// Simulator requests that failed (in part or in full).
+    pub failed_requests: u64,
     /// Start point.
     pub psi_start: Vec<f64>,
     /// Final psi: the last psi whose objective was reported (after a
@@ -159,44 +162,170 @@ pub trait Observer {
     }
 }
 
-/// Evaluates simulator requests in parallel threads; one outcome per
-/// request, in order.
-///
-/// # Errors
-/// The first failing request's error ([`Error::Simulator`] names its psi).
-pub fn evaluate(problem: &Problem, requests: &[Request]) -> Result<Vec<Outcome>> {
-    crate::threads::simulation_pool().install(|| {
-        requests
-            .par_iter()
-            .map(|r| {
-                let samples = problem::draw(problem.simulator.as_ref(), &r.psi, r.count, r.seed)?;
-                Ok(Outcome {
-                    request: r.clone(),
-                    samples,
-                })
-            })
-            .collect()
-    })
+/// Where a run's requests go and where the run is recorded.
+pub struct Session<'a> {
+    /// Evaluates the simulator requests (in-process threads or worker
+    /// processes).
+    pub evaluator: &'a mut dyn Evaluator,
+    /// The run database: every request is committed as it arrives, every
+    /// iteration with the optimizer's state. `None`: nothing is stored.
+    pub store: Option<&'a mut RunStore>,
+    /// Continue from the store's last completed iteration (the run must
+    /// have been started with the same configuration).
+    pub resume: bool,
 }
 
-struct Monitor<'a> {
-    problem: &'a Problem,
-    samples: usize,
-    seed: u64,
+/// Index of the monitor's request within an iteration's ids
+/// (`iteration * 2^20 + MONITOR_INDEX`), above any optimizer's requests.
+const MONITOR_INDEX: u64 = (1 << 20) - 1;
+
+/// Running totals of a run: calls charged and request failures.
+#[derive(Debug, Default)]
+struct Tally {
+    calls: u64,
+    requests: u64,
+    failed: u64,
+    last_failure: Option<String>,
 }
 
-impl Monitor<'_> {
-    /// Objective estimate at psi with common random numbers across
-    /// iterations (the same seed each time), so that successive estimates
-    /// differ by the change in psi more than by noise.
-    fn estimate(&self, psi: &[f64]) -> Result<(f64, f64, Option<f64>)> {
-        let (mean, se) = problem::estimate_objective(self.problem, psi, self.samples, self.seed)?;
-        Ok((mean, se, self.problem.exact.as_ref().map(|e| e.value(psi))))
+impl Tally {
+    fn count(&mut self, results: &[RequestResult]) {
+        for r in results {
+            self.calls += r.calls();
+            self.requests += 1;
+            if let Some(f) = &r.failure {
+                self.failed += 1;
+                self.last_failure = Some(failure_text(r, f));
+            }
+        }
+    }
+}
+
+/// One line (plus the stderr tail) naming the request, its psi and what
+/// was wrong.
+pub fn failure_text(r: &RequestResult, f: &crate::evaluate::Failure) -> String {
+    let mut s = format!(
+        "request {} (iteration {}, psi = {:?}, {} samples): {} [{}]",
+        r.request.id,
+        r.request.iteration,
+        r.request.psi,
+        r.request.count,
+        f.message,
+        f.kind.name()
+    );
+    let tail = f.stderr_tail.trim();
+    if !tail.is_empty() {
+        s.push_str("; simulator stderr (last lines): ");
+        s.push_str(&tail.replace('\n', " | "));
+    }
+    s
+}
+
+struct Runner<'a, 'b> {
+    cfg: &'a ResolvedConfig,
+    session: Session<'b>,
+    dims: (usize, usize, usize),
+    monitor_samples: usize,
+    monitor_seed: u64,
+}
+
+impl Runner<'_, '_> {
+    /// Evaluates `requests`, taking those the run database already holds
+    /// (a resumed run re-asks the interrupted iteration) from it and
+    /// committing each fresh result as it arrives.
+    fn evaluate(&mut self, kind: RequestKind, requests: &[Request]) -> Result<Vec<RequestResult>> {
+        let reproducible = self.session.evaluator.reproducible();
+        // in-process monitor draws are reproducible from the seed: neither
+        // stored nor taken from the store
+        let stored = kind == RequestKind::Step || !reproducible;
+        let mut cached: Vec<Option<RequestResult>> = vec![None; requests.len()];
+        if let (Some(store), true) = (self.session.store.as_deref(), stored) {
+            for (c, r) in cached.iter_mut().zip(requests) {
+                *c = store.completed(r, self.dims)?;
+            }
+        }
+        let todo: Vec<Request> = requests
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(r, _)| r.clone())
+            .collect();
+        let store = &mut self.session.store;
+        let mut commit = |r: &RequestResult| -> Result<()> {
+            match store.as_deref_mut() {
+                Some(s) if stored => s.commit_request(kind, r),
+                _ => Ok(()),
+            }
+        };
+        let mut fresh = if todo.is_empty() {
+            Vec::new()
+        } else {
+            self.session.evaluator.evaluate(&todo, &mut commit)?
+        }
+        .into_iter();
+        let mut out = Vec::with_capacity(requests.len());
+        for c in cached {
+            match c {
+                Some(r) => out.push(r),
+                None => out.push(fresh.next().ok_or_else(|| {
+                    Error::Protocol(
+                        "the evaluator answered fewer requests than it was given".into(),
+                    )
+                })?),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Objective estimate at psi after `iteration` iterations, with common
+    /// random numbers across iterations (the same seed each time), so that
+    /// successive estimates differ by the change in psi more than by noise.
+    /// A failed monitor request gives NaN (written as an empty cell).
+    fn estimate(&mut self, psi: &[f64], iteration: u64) -> Result<(f64, f64, Option<f64>)> {
+        let request = Request {
+            id: (iteration << 20) + MONITOR_INDEX,
+            iteration,
+            psi: psi.to_vec(),
+            count: self.monitor_samples,
+            seed: self.monitor_seed,
+        };
+        let results = self.evaluate(RequestKind::Monitor, &[request])?;
+        let exact = self.cfg.problem.exact.as_ref().map(|e| e.value(psi));
+        let samples = &results[0].samples;
+        if samples.is_empty() {
+            if let Some(f) = &results[0].failure {
+                if self.session.evaluator.reproducible() {
+                    // a built-in simulator that cannot run at psi: an error,
+                    // as before the evaluator existed
+                    return Err(Error::SimulatorFailures {
+                        reason: "the objective at psi cannot be estimated".into(),
+                        last: failure_text(&results[0], f),
+                    });
+                }
+            }
+            return Ok((f64::NAN, f64::NAN, exact));
+        }
+        let r = problem::objective_values(self.cfg.problem.objective.as_ref(), samples)?;
+        let (mean, se) = problem::mean_and_stderr(&r);
+        Ok((mean, se, exact))
+    }
+
+    fn checkpoint(
+        &mut self,
+        report: &IterationReport,
+        calls: u64,
+        optimizer: &dyn Optimizer,
+    ) -> Result<()> {
+        if let Some(store) = self.session.store.as_deref_mut() {
+            store.commit_iteration(report, calls, optimizer.save_state().as_ref())?;
+        }
+        Ok(())
     }
 }
 
 /// Runs `optimizer` on the configured problem until a stopping rule fires,
-/// reporting to `observers`.
+/// reporting to `observers`; requests are evaluated in-process (threads)
+/// and nothing is stored (see [`run_session`] for both).
 ///
 /// On an error after the start the observers still get `on_finish` with a
 /// [`StopReason::Failed`] summary (nothing computed so far is lost), and the
@@ -209,40 +338,95 @@ pub fn run(
     optimizer: &mut dyn Optimizer,
     observers: &mut [&mut dyn Observer],
 ) -> Result<Summary> {
+    let mut evaluator = InProcess::new(cfg.problem.simulator.clone());
+    let session = Session {
+        evaluator: &mut evaluator,
+        store: None,
+        resume: false,
+    };
+    run_session(cfg, optimizer, session, observers)
+}
+
+/// Runs `optimizer` with the given evaluator and run database, or resumes
+/// it from the database's last completed iteration (`session.resume`).
+///
+/// A resumed run restores the optimizer's saved state (or, for a method
+/// that saves none, replays its stored samples from iteration 0), rebuilds
+/// the history from the stored samples, re-asks the interrupted iteration
+/// and takes every request already stored from the database: no completed
+/// sample is simulated twice, and the run continues exactly as an
+/// uninterrupted one with the same seed.
+///
+/// # Errors
+/// As [`run`]; [`Error::Store`]; [`Error::SimulatorFailures`] when
+/// requests fail beyond `simulator.max_failure_rate` or a method that
+/// needs every point misses one (everything computed is saved first).
+pub fn run_session(
+    cfg: &ResolvedConfig,
+    optimizer: &mut dyn Optimizer,
+    session: Session<'_>,
+    observers: &mut [&mut dyn Observer],
+) -> Result<Summary> {
     let t0 = Instant::now();
     let problem = &cfg.problem;
     let dims = problem.dims();
-    let monitor = Monitor {
-        problem,
-        samples: cfg.config.monitor.samples,
-        seed: derive_seed(cfg.config.seed, &[stream::MONITOR]),
+    let mut runner = Runner {
+        cfg,
+        session,
+        dims: (dims.psi, dims.x, dims.y),
+        monitor_samples: cfg.monitor_samples(),
+        monitor_seed: derive_seed(cfg.config.seed, &[stream::MONITOR]),
     };
     let info = RunInfo {
         problem: problem.name.to_string(),
         optimizer: optimizer.name().to_string(),
         dim: dims.psi,
-        start: optimizer.psi().to_vec(),
+        start: cfg.start().to_vec(),
         budget: cfg.budget(),
         calls_per_iteration: optimizer.calls_per_iteration(),
-        monitor_samples: cfg.config.monitor.samples,
+        monitor_samples: runner.monitor_samples,
     };
     for o in observers.iter_mut() {
         o.on_start(&info)?;
     }
     let mut history = History::new(dims.psi, dims.x, dims.y);
     let mut reports: Vec<IterationReport> = Vec::new();
-    let result = iterate(
-        cfg,
+    let mut tally = Tally::default();
+    let result = restore(
+        &mut runner,
         optimizer,
-        observers,
-        &monitor,
         &mut history,
         &mut reports,
-    );
+        &mut tally,
+    )
+    .and_then(|()| {
+        for r in &reports {
+            for o in observers.iter_mut() {
+                o.on_iteration(r)?;
+            }
+        }
+        iterate(
+            &mut runner,
+            optimizer,
+            observers,
+            &mut history,
+            &mut reports,
+            &mut tally,
+        )
+    });
     let stop_reason = match &result {
         Ok(r) => r.clone(),
         Err(e) => StopReason::Failed(e.to_string()),
     };
+    if let Some(store) = runner.session.store.as_deref() {
+        let status = if result.is_ok() {
+            RunStatus::Finished
+        } else {
+            RunStatus::Failed
+        };
+        let error = result.as_ref().err().map(|e| e.to_string());
+        store.set_status(status, stop_reason.name(), error.as_deref())?;
+    }
     let steps = reports.get(1..).unwrap_or(&[]);
     let times: Vec<f64> = steps.iter().map(|r| r.seconds_total).collect();
     let total_iter: f64 = times.iter().sum();
@@ -255,7 +439,8 @@ pub fn run(
         error: result.as_ref().err().map(|e| e.to_string()),
         stop_reason,
         iterations: optimizer.iteration(),
-        calls: history.calls(),
+        calls: tally.calls,
+        failed_requests: tally.failed,
         psi_start: info.start.clone(),
         // the last psi whose objective was estimated, so that psi_final
         // and objective_final belong together also when a run failed
@@ -279,33 +464,107 @@ pub fn run(
     result.map(|_| summary)
 }
 
-/// Reports the start point (iteration 0), then iterates until a stopping
-/// rule fires.
-fn iterate(
-    cfg: &ResolvedConfig,
+/// For a resumed run: restores the optimizer, the history, the trace and
+/// the tally from the run database. Does nothing for a fresh run.
+fn restore(
+    runner: &mut Runner,
     optimizer: &mut dyn Optimizer,
-    observers: &mut [&mut dyn Observer],
-    monitor: &Monitor,
     history: &mut History,
     reports: &mut Vec<IterationReport>,
-) -> Result<StopReason> {
-    let (objective, objective_stderr, objective_exact) = monitor.estimate(optimizer.psi())?;
-    let start_report = IterationReport {
-        iteration: 0,
-        calls: 0,
-        objective,
-        objective_stderr,
-        objective_exact,
-        step: StepReport::default(),
-        seconds_simulate: 0.0,
-        seconds_total: 0.0,
-        psi: optimizer.psi().to_vec(),
-    };
-    for o in observers.iter_mut() {
-        o.on_iteration(&start_report)?;
+    tally: &mut Tally,
+) -> Result<()> {
+    if !runner.session.resume {
+        return Ok(());
     }
-    reports.push(start_report);
+    let store = runner
+        .session
+        .store
+        .as_deref()
+        .ok_or_else(|| Error::Protocol("resume needs a run database".into()))?;
+    let Some(cp) = store.last_checkpoint()? else {
+        // killed before the start point was reported: start over; requests
+        // already stored are taken from the database
+        return Ok(());
+    };
+    let done = cp.report.iteration;
+    let results = store.results(runner.dims, Some(done))?;
+    *reports = store.reports()?;
+    match &cp.state {
+        Some(state) => {
+            optimizer.restore_state(state)?;
+            for r in &results {
+                history.append(&[Outcome {
+                    request: r.request.clone(),
+                    samples: r.samples.clone(),
+                }])?;
+            }
+        }
+        None => {
+            // replay: the optimizer asks again, gets the stored answers
+            let mut by_id: std::collections::HashMap<u64, &RequestResult> =
+                results.iter().map(|r| (r.request.id, r)).collect();
+            while optimizer.iteration() < done {
+                let requests = optimizer.ask()?;
+                let mut outcomes = Vec::with_capacity(requests.len());
+                for q in &requests {
+                    let r = by_id
+                        .remove(&q.id)
+                        .filter(|r| r.request == *q)
+                        .ok_or_else(|| {
+                            Error::Protocol(format!(
+                            "replaying iteration {}: request {} is not stored as asked; the run \
+                             cannot be continued with this configuration",
+                            optimizer.iteration(),
+                            q.id
+                        ))
+                        })?;
+                    outcomes.push(Outcome {
+                        request: q.clone(),
+                        samples: r.samples.clone(),
+                    });
+                }
+                history.append(&outcomes)?;
+                optimizer.tell(&outcomes, history)?;
+            }
+        }
+    }
+    tally.count(&results);
+    tally.calls = cp.calls;
+    Ok(())
+}
+
+/// Reports the start point (iteration 0) unless the run was restored, then
+/// iterates until a stopping rule fires.
+fn iterate(
+    runner: &mut Runner,
+    optimizer: &mut dyn Optimizer,
+    observers: &mut [&mut dyn Observer],
+    history: &mut History,
+    reports: &mut Vec<IterationReport>,
+    tally: &mut Tally,
+) -> Result<StopReason> {
+    let cfg = runner.cfg;
+    if reports.is_empty() {
+        let (objective, objective_stderr, objective_exact) = runner.estimate(optimizer.psi(), 0)?;
+        let start_report = IterationReport {
+            iteration: 0,
+            calls: 0,
+            objective,
+            objective_stderr,
+            objective_exact,
+            step: StepReport::default(),
+            seconds_simulate: 0.0,
+            seconds_total: 0.0,
+            psi: optimizer.psi().to_vec(),
+        };
+        runner.checkpoint(&start_report, 0, optimizer)?;
+        for o in observers.iter_mut() {
+            o.on_iteration(&start_report)?;
+        }
+        reports.push(start_report);
+    }
     let stop = &cfg.config.stop;
+    let max_rate = cfg.config.simulator.max_failure_rate;
     loop {
         if let (Some(t), Some(r)) = (stop.target, reports.last()) {
             if r.objective <= t {
@@ -317,7 +576,7 @@ fn iterate(
                 return Ok(StopReason::MaxIterations);
             }
         }
-        if history.calls() + optimizer.calls_per_iteration() > cfg.budget() {
+        if tally.calls + optimizer.calls_per_iteration() > cfg.budget() {
             return Ok(StopReason::Budget);
         }
         let t_iter = Instant::now();
@@ -329,14 +588,60 @@ fn iterate(
             )));
         }
         let t_sim = Instant::now();
-        let outcomes = evaluate(&cfg.problem, &requests)?;
+        let results = runner.evaluate(RequestKind::Step, &requests)?;
         let seconds_simulate = t_sim.elapsed().as_secs_f64();
+        tally.count(&results);
+        let incomplete = results.iter().find(|r| r.samples.len() < r.request.count);
+        if let (Some(r), false) = (incomplete, optimizer.tolerates_missing()) {
+            let last = match &r.failure {
+                Some(f) => failure_text(r, f),
+                None => format!(
+                    "request {} returned {} of {} samples",
+                    r.request.id,
+                    r.samples.len(),
+                    r.request.count
+                ),
+            };
+            return Err(Error::SimulatorFailures {
+                reason: format!(
+                    "method {} needs every requested point answered in full",
+                    optimizer.name()
+                ),
+                last,
+            });
+        }
+        if tally.failed >= 3 && tally.failed as f64 > max_rate * tally.requests as f64 {
+            return Err(Error::SimulatorFailures {
+                reason: format!(
+                    "{} of {} simulator requests failed, more than simulator.max_failure_rate = {max_rate}",
+                    tally.failed, tally.requests
+                ),
+                last: tally.last_failure.clone().unwrap_or_default(),
+            });
+        }
+        if results.iter().all(|r| r.samples.is_empty()) {
+            return Err(Error::SimulatorFailures {
+                reason: format!(
+                    "every request of iteration {} failed",
+                    optimizer.iteration()
+                ),
+                last: tally.last_failure.clone().unwrap_or_default(),
+            });
+        }
+        let outcomes: Vec<Outcome> = results
+            .into_iter()
+            .map(|r| Outcome {
+                request: r.request,
+                samples: r.samples,
+            })
+            .collect();
         history.append(&outcomes)?;
         let step = optimizer.tell(&outcomes, history)?;
-        let (objective, objective_stderr, objective_exact) = monitor.estimate(optimizer.psi())?;
+        let (objective, objective_stderr, objective_exact) =
+            runner.estimate(optimizer.psi(), optimizer.iteration())?;
         let report = IterationReport {
             iteration: optimizer.iteration(),
-            calls: history.calls(),
+            calls: tally.calls,
             objective,
             objective_stderr,
             objective_exact,
@@ -345,6 +650,7 @@ fn iterate(
             seconds_total: t_iter.elapsed().as_secs_f64(),
             psi: optimizer.psi().to_vec(),
         };
+        runner.checkpoint(&report, tally.calls, optimizer)?;
         for o in observers.iter_mut() {
             o.on_iteration(&report)?;
         }

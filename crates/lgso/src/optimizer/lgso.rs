@@ -16,7 +16,7 @@ use rand::seq::index::sample as sample_indices;
 use super::{project_to_ball, Adam, Optimizer, StepReport};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
-use crate::design::trust_region_design;
+use crate::design::{clamp_to_bounds, clip_design, trust_region_design};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::{Objective, Simulator};
@@ -41,6 +41,20 @@ pub struct Lgso {
     adam: Adam,
     iteration: u64,
     pending: Option<Vec<Request>>,
+    bounds: Option<Vec<(f64, f64)>>,
+}
+
+/// What [`Lgso::save_state`](Optimizer::save_state) writes: everything that
+/// changes between iterations. Every random stream of iteration `t` is
+/// derived from `(seed, stream, t)` ([`crate::seed::derive_seed`]), so the
+/// seed and the iteration are the RNG state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LgsoState {
+    method: String,
+    psi: Vec<f64>,
+    adam: Adam,
+    iteration: u64,
+    seed: u64,
 }
 
 impl std::fmt::Debug for Lgso {
@@ -75,6 +89,7 @@ impl Lgso {
             psi,
             iteration: 0,
             pending: None,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
         }
     }
 
@@ -95,7 +110,10 @@ impl Optimizer for Lgso {
         }
         let it = self.iteration;
         let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::DESIGN, it]));
-        let design = trust_region_design(&self.psi, self.eps, self.n_points, &mut rng);
+        let mut design = trust_region_design(&self.psi, self.eps, self.n_points, &mut rng);
+        if let Some(b) = &self.bounds {
+            clip_design(&mut design, &self.psi, self.eps, b);
+        }
         let requests: Vec<Request> = (0..design.rows())
             .map(|i| Request {
                 id: (it << 20) + i as u64,
@@ -141,9 +159,22 @@ impl Optimizer for Lgso {
 
         let t_grad = Instant::now();
         let mut grad_rng = rng_from_seed(derive_seed(self.seed, &[stream::GRADIENT, it]));
-        let x = self
-            .simulator
-            .sample_x(self.gradient_samples, &mut grad_rng);
+        let x = if self.simulator.samples_x() {
+            self.simulator
+                .sample_x(self.gradient_samples, &mut grad_rng)
+        } else {
+            // x ~ q(x) does not depend on psi: resample the inputs the
+            // simulator drew for the training data (its empirical q(x)).
+            if data.is_empty() {
+                return Err(Error::Surrogate(
+                    "no samples in the trust region to train on (every request failed)".into(),
+                ));
+            }
+            let rows: Vec<usize> = (0..self.gradient_samples)
+                .map(|_| rand::Rng::random_range(&mut grad_rng, 0..data.len()))
+                .collect();
+            data.x.select_rows(&rows)
+        };
         let (value, grad) = pathwise_gradient(
             fitted.as_ref(),
             self.objective.as_ref(),
@@ -160,6 +191,9 @@ impl Optimizer for Lgso {
         self.adam.step(&mut self.psi, &grad);
         if self.project {
             project_to_ball(&mut self.psi, &previous, self.eps);
+        }
+        if let Some(b) = &self.bounds {
+            clamp_to_bounds(&mut self.psi, b);
         }
         if let Some(bad) = self.psi.iter().find(|v| !v.is_finite()) {
             let bad = *bad;
@@ -191,5 +225,40 @@ impl Optimizer for Lgso {
 
     fn calls_per_iteration(&self) -> u64 {
         (self.n_points as u64 + 1) * self.samples_per_point as u64
+    }
+
+    fn save_state(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(LgsoState {
+            method: "lgso".into(),
+            psi: self.psi.clone(),
+            adam: self.adam.clone(),
+            iteration: self.iteration,
+            seed: self.seed,
+        })
+        .ok()
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let s: LgsoState = serde_json::from_value(state.clone())
+            .map_err(|e| Error::Protocol(format!("saved lgso state does not parse: {e}")))?;
+        if s.method != "lgso" || s.psi.len() != self.psi.len() || s.seed != self.seed {
+            return Err(Error::Protocol(format!(
+                "saved state is of method {} with {} parameters and seed {}, expected lgso with {} and seed {}",
+                s.method,
+                s.psi.len(),
+                s.seed,
+                self.psi.len(),
+                self.seed
+            )));
+        }
+        self.psi = s.psi;
+        self.adam = s.adam;
+        self.iteration = s.iteration;
+        self.pending = None;
+        Ok(())
+    }
+
+    fn tolerates_missing(&self) -> bool {
+        true
     }
 }

@@ -41,7 +41,7 @@ pub use reinforce::Reinforce;
 pub use trust_region::project_to_ball;
 
 /// What one `tell` did, for the trace.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StepReport {
     /// Euclidean norm of the gradient estimate used for the step.
     pub grad_norm: f64,
@@ -87,6 +87,34 @@ pub trait Optimizer: Send {
 
     /// Simulator calls the next `ask` will request.
     fn calls_per_iteration(&self) -> u64;
+
+    /// The optimizer's full state after a `tell` (psi, Adam moments,
+    /// iteration, ...), for the run database; `None` when the optimizer
+    /// cannot save one (a resumed run then replays its stored samples
+    /// from iteration 0 instead).
+    fn save_state(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// Restores a state written by [`Optimizer::save_state`].
+    ///
+    /// # Errors
+    /// [`crate::Error::Protocol`] when the state does not belong to this
+    /// optimizer or cannot be read.
+    fn restore_state(&mut self, _state: &serde_json::Value) -> Result<()> {
+        Err(Error::Protocol(format!(
+            "method {} cannot restore a saved state",
+            self.name()
+        )))
+    }
+
+    /// Whether `tell` accepts outcomes with fewer samples than requested
+    /// (even none, when a simulator request failed). L-GSO does: it trains
+    /// on whatever the trust region holds. Methods that need an objective
+    /// value at every requested point do not.
+    fn tolerates_missing(&self) -> bool {
+        false
+    }
 }
 
 /// The requests of iteration `iteration`: `count` draws at each point, with

@@ -15,6 +15,7 @@ use crate::seed::{rng_from_seed, Rng};
 
 mod assets;
 mod boston_nn;
+pub mod external;
 mod rosenbrock;
 mod submanifold_hump;
 mod three_hump;
@@ -56,6 +57,14 @@ pub trait Simulator: Send + Sync {
     /// [`Error::Simulator`] when the simulator cannot run at `psi`;
     /// [`Error::Dimension`] when `psi` or `x` has the wrong shape.
     fn simulate(&self, psi: &[f64], x: &Matrix, rng: &mut Rng) -> Result<Matrix>;
+
+    /// Whether [`Simulator::sample_x`] can draw inputs in-process. An
+    /// external simulator draws its x itself; L-GSO then takes the x of its
+    /// gradient samples from the stored samples (x ~ q(x) does not depend
+    /// on psi).
+    fn samples_x(&self) -> bool {
+        true
+    }
 }
 
 /// The per-sample objective `R(y, x, psi)`, written with tensor operations
@@ -162,6 +171,10 @@ pub const NAMES: &[&str] = &[
     "boston-nn",
 ];
 
+/// The problem name of a run on an external simulator (`lgso run
+/// --simulator`); not a built-in problem.
+pub const EXTERNAL: &str = "external";
+
 /// Builds the built-in problem called `name`.
 ///
 /// # Errors
@@ -174,6 +187,12 @@ pub fn by_name(name: &str) -> Result<Problem> {
         "submanifold-rosenbrock" => rosenbrock::submanifold_problem(),
         "submanifold-hump" => submanifold_hump::problem(),
         "boston-nn" => boston_nn::problem(),
+        EXTERNAL => Err(Error::config(
+            "problem",
+            "a simulator command for problem \"external\": `lgso run --simulator 'PROGRAM ARGS'` \
+             or `[simulator] command = [\"PROGRAM\", \"ARG\"]`",
+            "none",
+        )),
         _ => Err(Error::UnknownProblem {
             name: name.to_string(),
             known: NAMES.join(", "),
