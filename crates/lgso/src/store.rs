@@ -19,7 +19,7 @@
 //! | table | one row per | columns |
 //! | --- | --- | --- |
 //! | `meta` | setting | `key`, `value` (format, config TOML, status, stop reason, evaluator) |
-//! | `requests` | request | `id`, `iteration`, `kind` (`step` or `monitor`), `psi` (JSON `[n]`), `count`, `seed`, `good`, `rejected`, `failure_kind`, `failure`, `stderr_tail`, `attempts`, `seconds` |
+//! | `requests` | request | `id`, `iteration`, `kind` (`step` or `monitor`), `psi` (little-endian f64 `[n]`), `count`, `seed`, `good`, `rejected`, `failure_kind`, `failure`, `stderr_tail`, `attempts`, `seconds` |
 //! | `samples` | request and status | `request_id`, `status` (`good` or `rejected`), `rows`, `x`, `y` (little-endian f64, row-major `[rows, d]`, `[rows, m]`) |
 //! | `iterations` | completed iteration | `iteration`, `calls`, `report` (JSON trace row), `state` (JSON optimizer state or NULL) |
 
@@ -116,6 +116,17 @@ fn to_blob(m: &Matrix) -> Vec<u8> {
     m.as_slice().iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+fn vec_blob(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+fn blob_vec(bytes: &[u8]) -> Vec<f64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+        .collect()
+}
+
 fn from_blob(bytes: &[u8], rows: usize, cols: usize) -> Option<Matrix> {
     if bytes.len() != rows * cols * 8 {
         return None;
@@ -150,7 +161,7 @@ impl RunStore {
                 "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
                  CREATE TABLE requests(
                     id INTEGER PRIMARY KEY, iteration INTEGER NOT NULL, kind TEXT NOT NULL,
-                    psi TEXT NOT NULL, count INTEGER NOT NULL, seed INTEGER NOT NULL,
+                    psi BLOB NOT NULL, count INTEGER NOT NULL, seed INTEGER NOT NULL,
                     good INTEGER NOT NULL, rejected INTEGER NOT NULL, failure_kind TEXT,
                     failure TEXT, stderr_tail TEXT, attempts INTEGER NOT NULL,
                     seconds REAL NOT NULL);
@@ -285,10 +296,7 @@ impl RunStore {
         let path = self.path.clone();
         let err = sql_err(&path);
         let tx = self.conn.transaction().map_err(&err)?;
-        let psi = serde_json::to_string(&r.request.psi).map_err(|e| Error::Store {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let psi = vec_blob(&r.request.psi);
         let (fk, fm, ft) = match &r.failure {
             Some(f) => (
                 Some(f.kind.name()),
@@ -357,7 +365,7 @@ impl RunStore {
         let err = sql_err(&self.path);
         type Row = (
             i64,
-            String,
+            Vec<u8>,
             i64,
             Option<String>,
             Option<String>,
@@ -389,7 +397,7 @@ impl RunStore {
         let Some((seed, psi, count, fk, fm, ft, attempts, seconds)) = row else {
             return Ok(None);
         };
-        let psi: Vec<f64> = serde_json::from_str(&psi).unwrap_or_default();
+        let psi = blob_vec(&psi);
         if seed as u64 != request.seed || count as usize != request.count || psi != request.psi {
             return Err(Error::Protocol(format!(
                 "request {} in {} was made with another seed, count or psi than the resumed run asks for; \
@@ -581,11 +589,11 @@ impl RunStore {
         let limit = before.map_or(i64::MAX, |b| b as i64);
         let requests: Vec<Request> = stmt
             .query_map(params![kind.name(), limit], |r| {
-                let psi: String = r.get(2)?;
+                let psi: Vec<u8> = r.get(2)?;
                 Ok(Request {
                     id: r.get::<_, i64>(0)? as u64,
                     iteration: r.get::<_, i64>(1)? as u64,
-                    psi: serde_json::from_str(&psi).unwrap_or_default(),
+                    psi: blob_vec(&psi),
                     count: r.get::<_, i64>(3)? as usize,
                     seed: r.get::<_, i64>(4)? as u64,
                 })
