@@ -326,3 +326,121 @@ fn objective_families_match_their_formulas() {
         .to_string();
     assert!(e.contains("identity"), "{e}");
 }
+
+/// y = psi_1 + x, x ~ U(0, 1); a request fails when its first random
+/// draw falls below `fail_share`.
+struct Flaky {
+    fail_share: f64,
+}
+
+impl lgso::problem::Simulator for Flaky {
+    fn name(&self) -> &str {
+        "flaky"
+    }
+    fn dims(&self) -> lgso::problem::Dims {
+        lgso::problem::Dims { psi: 2, x: 1, y: 1 }
+    }
+    fn sample_x(&self, count: usize, rng: &mut lgso::seed::Rng) -> Matrix {
+        use rand::Rng as _;
+        Matrix::from_vec(count, 1, (0..count).map(|_| rng.random::<f64>()).collect()).unwrap()
+    }
+    fn simulate(&self, psi: &[f64], x: &Matrix, rng: &mut lgso::seed::Rng) -> lgso::Result<Matrix> {
+        use rand::Rng as _;
+        if rng.random::<f64>() < self.fail_share {
+            return Err(Error::Simulator {
+                problem: "flaky".into(),
+                psi: psi.to_vec(),
+                reason: "injected failure".into(),
+            });
+        }
+        Matrix::from_vec(
+            x.rows(),
+            1,
+            (0..x.rows()).map(|i| psi[0] + x.get(i, 0)).collect(),
+        )
+    }
+}
+
+fn flaky(method: &str, fail_share: f64, max_failure_rate: f64) -> ResolvedConfig {
+    let mut c = Config::default();
+    c.method = method.into();
+    c.stop.max_iterations = Some(6);
+    c.start = Some(vec![0.0, 0.0]);
+    c.lgso.n_points = Some(9);
+    c.lgso.eps = Some(0.2);
+    c.lgso.samples_per_point = Some(50);
+    c.lgso.gradient_samples = 200;
+    c.numdiff.samples = 50;
+    c.gan.epochs = 1;
+    c.gan.threads = 1;
+    c.monitor.samples = Some(20);
+    c.simulator.max_failure_rate = max_failure_rate;
+    let mut problem = lgso::problem::by_name("three-hump").unwrap();
+    problem.simulator = std::sync::Arc::new(Flaky { fail_share });
+    problem.objective = std::sync::Arc::new(ObjectiveFamily::Identity);
+    problem.exact = None;
+    c.problem = "three-hump".into();
+    c.resolve_with(problem).unwrap()
+}
+
+fn run_stored(cfg: &ResolvedConfig, dir: &TempDir) -> (lgso::Result<Summary>, RunStore) {
+    let mut store = RunStore::create(&dir.0, "", "test").unwrap();
+    let mut ev = InProcess::new(cfg.problem.simulator.clone());
+    let mut opt = optimizer_for(cfg).unwrap();
+    let session = Session {
+        evaluator: &mut ev,
+        store: Some(&mut store),
+        resume: false,
+    };
+    let result = run_session(cfg, opt.as_mut(), session, &mut []);
+    (result, store)
+}
+
+#[test]
+fn failed_requests_are_stored_flagged_and_the_failure_rate_stops_the_run() {
+    // With 20% of requests failing (10 per iteration), L-GSO goes on under
+    // a 50% limit: the failed requests are stored with their message and
+    // no samples, and never trained on.
+    let d = TempDir::new("flaky-ok");
+    let (result, store) = run_stored(&flaky("lgso", 0.2, 0.5), &d);
+    let summary = result.unwrap();
+    assert_eq!(summary.iterations, 6);
+    let results = store.results((2, 1, 1), None).unwrap();
+    assert_eq!(results.len(), 60);
+    let failed: Vec<&RequestResult> = results.iter().filter(|r| r.failure.is_some()).collect();
+    assert!(
+        !failed.is_empty() && failed.len() < 30,
+        "{} failed",
+        failed.len()
+    );
+    assert_eq!(summary.failed_requests, failed.len() as u64);
+    for r in &failed {
+        let f = r.failure.as_ref().unwrap();
+        assert_eq!(f.kind, FailureKind::Simulator);
+        assert!(f.message.contains("injected failure"), "{}", f.message);
+        assert!(r.samples.is_empty());
+    }
+    // calls charged: only samples that came back
+    let good: u64 = results.iter().map(|r| r.samples.len() as u64).sum();
+    assert_eq!(summary.calls, good);
+    assert_eq!(store.history((2, 1, 1), 6).unwrap().len() as u64, good);
+
+    // Under a 5% limit the same run stops once 3 requests failed and they
+    // are more than 5%, with everything before saved.
+    let d = TempDir::new("flaky-stop");
+    let (result, store) = run_stored(&flaky("lgso", 0.2, 0.05), &d);
+    let e = result.err().unwrap().to_string();
+    assert!(
+        e.contains("max_failure_rate = 0.05") && e.contains("injected failure"),
+        "{e}"
+    );
+    assert!(e.contains("psi = ["), "the message names the psi: {e}");
+    assert_eq!(store.status().unwrap(), lgso::store::RunStatus::Failed);
+    assert!(!store.results((2, 1, 1), None).unwrap().is_empty());
+
+    // numdiff needs every point: the first failure stops it, naming it
+    let d = TempDir::new("flaky-numdiff");
+    let (result, _) = run_stored(&flaky("numdiff", 0.2, 0.5), &d);
+    let e = result.err().unwrap().to_string();
+    assert!(e.contains("numdiff needs every requested point"), "{e}");
+}
