@@ -640,6 +640,26 @@ impl WorkerPool {
         &self.handshake
     }
 
+    /// Checks the handshake's dimensions against those `source` expects
+    /// (e.g. `the config`).
+    ///
+    /// # Errors
+    /// [`Error::External`] naming both sets of dimensions when they differ.
+    pub fn expect_dims(&self, expected: crate::problem::Dims, source: &str) -> Result<()> {
+        let h = &self.handshake;
+        if (h.psi_dim, h.x_dim, h.y_dim) == (expected.psi, expected.x, expected.y) {
+            return Ok(());
+        }
+        Err(start_error(
+            &self.core.command,
+            format!(
+                "handshake announces psi_dim = {}, x_dim = {}, y_dim = {} but {source} expects psi_dim = {}, x_dim = {}, y_dim = {}",
+                h.psi_dim, h.x_dim, h.y_dim, expected.psi, expected.x, expected.y
+            ),
+            String::new(),
+        ))
+    }
+
     /// The simulator's command line (argument vector joined by spaces).
     pub fn command(&self) -> &str {
         &self.core.command
@@ -811,8 +831,13 @@ impl Evaluator for WorkerPool {
         }
         let core = &mut self.core;
         let opts = core.options.clone();
-        for s in &mut core.slots {
-            s.respawn_failed = false;
+        for i in 0..core.slots.len() {
+            core.slots[i].respawn_failed = false;
+            // A batch left over from an evaluation that `on_result` stopped:
+            // its answer would be out of step with this one.
+            if matches!(core.slots[i].state, State::Busy { .. }) {
+                core.kill(i);
+            }
         }
         let mut run = Run {
             requests,
