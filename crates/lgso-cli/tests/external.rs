@@ -587,3 +587,63 @@ fn python_example_matches_the_three_hump_moments() {
         f.stderr_tail
     );
 }
+
+#[test]
+fn an_evaluation_stopped_by_on_result_leaves_the_pool_usable() {
+    let mut o = options(1);
+    o.batch_samples = 10;
+    let mut pool = WorkerPool::start(&toy(&[]), o).expect("start");
+    let reqs = [
+        request(1, &[1.0, 1.0], 10, 1),
+        request(2, &[1.0, 1.0], 10, 2),
+    ];
+    let stopped = pool.evaluate(&reqs, &mut |_| {
+        Err(Error::Protocol("stop after the first result".into()))
+    });
+    assert!(matches!(stopped, Err(Error::Protocol(_))));
+    // The second batch may still be in flight: it must not be taken for
+    // the answer of the next evaluation.
+    let results = evaluate(&mut pool, &[request(3, &[2.0, 1.0], 10, 3)]);
+    assert!(results[0].failure.is_none(), "{:?}", results[0].failure);
+    let expected = draw(&Quadratic { dim: 2 }, &[2.0, 1.0], 10, 3).unwrap();
+    assert_same_samples(&results[0].samples, &expected);
+}
+
+#[test]
+fn bench_protocol_prints_its_table_and_rejects_bad_flags() {
+    let lgso = env!("CARGO_BIN_EXE_lgso");
+    let out = Command::new(lgso)
+        .args(["bench-protocol", "--samples", "3000", "--repeats", "1"])
+        .output()
+        .expect("run lgso");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("| in-process quadratic (dim 2) |"),
+        "{stdout}"
+    );
+    for w in ["| 1 | 3000 |", "| 2 | 3000 |"] {
+        assert!(stdout.contains(w), "{w}: {stdout}");
+    }
+    let out = Command::new(lgso)
+        .args(["bench-protocol", "--workers", "1,0"])
+        .output()
+        .expect("run lgso");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: invalid --workers"), "{stderr}");
+    let out = Command::new(lgso)
+        .args(["bench-protocol", "--simulator", "/nonexistent/sim --fast"])
+        .output()
+        .expect("run lgso");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`/nonexistent/sim` does not exist"),
+        "{stderr}"
+    );
+}

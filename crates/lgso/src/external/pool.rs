@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::protocol::{self, AnswerBody, Handshake, WireRequest};
+use super::protocol::{self, Answer, AnswerBody, Handshake, WireRequest};
 use crate::data::{Matrix, Request};
 use crate::error::{check_vector, Error, Result};
 use crate::evaluate::{Evaluator, Failure, FailureKind, RequestResult};
@@ -110,7 +110,11 @@ type SharedTail = Arc<Mutex<Tail>>;
 
 /// What a stdout reader reports.
 enum EventKind {
+    /// The first line of the process (its handshake).
     Line(String),
+    /// A later line, parsed as an answer by the reader thread (so that the
+    /// workers' answers are parsed in parallel), or why it is malformed.
+    Answer(Box<std::result::Result<Answer, String>>),
     Eof,
 }
 
@@ -472,6 +476,7 @@ fn spawn_stdout_reader(
     thread::spawn(move || {
         let mut reader = BufReader::with_capacity(1 << 16, stdout);
         let mut buf = Vec::new();
+        let mut first = true;
         loop {
             buf.clear();
             match reader.read_until(b'\n', &mut buf) {
@@ -489,11 +494,13 @@ fn spawn_stdout_reader(
                     if line.is_empty() {
                         continue;
                     }
-                    let sent = events.send(Event {
-                        slot,
-                        gen,
-                        kind: EventKind::Line(line.to_string()),
-                    });
+                    let kind = if first {
+                        first = false;
+                        EventKind::Line(line.to_string())
+                    } else {
+                        EventKind::Answer(Box::new(protocol::parse_answer(line)))
+                    };
+                    let sent = events.send(Event { slot, gen, kind });
                     if sent.is_err() {
                         break;
                     }
@@ -601,6 +608,9 @@ impl WorkerPool {
                         tail,
                     ));
                 }
+                // A line after the handshake, before any batch: handled
+                // (the worker is killed) by the first evaluation.
+                EventKind::Answer(_) => {}
                 EventKind::Line(line) => {
                     let h = match protocol::parse_handshake(&line) {
                         Ok(h) => h,
@@ -1036,8 +1046,8 @@ impl Evaluator for WorkerPool {
                     let what = format!("the simulator {how} while the request was outstanding");
                     run.retry_or_fail(chunks, kind, &what, &worker, &tail);
                 }
-                (State::Busy { batch, chunks, .. }, EventKind::Line(line)) => {
-                    match check_answer(&line, batch, &chunks, &run) {
+                (State::Busy { batch, chunks, .. }, EventKind::Answer(answer)) => {
+                    match check_answer(*answer, batch, &chunks, &run) {
                         Err(why) => {
                             let tail = core.kill(i);
                             let what = format!("malformed answer, the worker was killed: {why}");
@@ -1107,7 +1117,7 @@ impl Evaluator for WorkerPool {
                     // An idle worker ended: respawned when needed.
                     core.reap(i);
                 }
-                (_, EventKind::Line(_)) => {
+                (_, EventKind::Line(_) | EventKind::Answer(_)) => {
                     // A line nobody asked for: the stream is out of sync.
                     core.kill(i);
                 }
@@ -1127,24 +1137,23 @@ enum Checked {
     Bad(FailureKind, String),
 }
 
-/// Parses the answer `line` to batch `batch` (chunks `chunks`) and checks
+/// Checks the parsed `answer` to batch `batch` (chunks `chunks`) and checks
 /// each chunk's count and dims.
 ///
 /// # Errors
 /// Why the line is malformed: not an answer, another batch id, a missing,
 /// unknown or repeated request id.
 fn check_answer(
-    line: &str,
+    answer: std::result::Result<Answer, String>,
     batch: u64,
     chunks: &[usize],
     run: &Run<'_>,
 ) -> std::result::Result<Vec<Checked>, String> {
-    let answer = protocol::parse_answer(line)?;
+    let answer = answer?;
     if answer.batch != batch {
         return Err(format!(
-            "answer names batch {}, expected {batch}: {}",
-            answer.batch,
-            protocol::excerpt(line)
+            "answer names batch {}, expected {batch}",
+            answer.batch
         ));
     }
     let mut bodies: HashMap<u64, AnswerBody> = HashMap::with_capacity(answer.results.len());
