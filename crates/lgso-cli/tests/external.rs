@@ -590,9 +590,11 @@ fn python_example_matches_the_three_hump_moments() {
 
 #[test]
 fn an_evaluation_stopped_by_on_result_leaves_the_pool_usable() {
-    let mut o = options(1);
+    // Two workers, one batch each: when the first answer stops the
+    // evaluation, the other batch is still outstanding.
+    let mut o = options(2);
     o.batch_samples = 10;
-    let mut pool = WorkerPool::start(&toy(&[]), o).expect("start");
+    let mut pool = WorkerPool::start(&toy(&["--delay-ms", "20"]), o).expect("start");
     let reqs = [
         request(1, &[1.0, 1.0], 10, 1),
         request(2, &[1.0, 1.0], 10, 2),
