@@ -243,12 +243,10 @@ fn serve(args: &Args) -> Result<(), String> {
                             x.truncate(x.len().saturating_sub(dims.x));
                             y.truncate(y.len().saturating_sub(dims.y));
                         }
-                        Some(Fail::Nan) => {
-                            if samples >= 3 && dims.x >= 1 {
-                                y[0] = f64::NAN;
-                                y[dims.y] = f64::INFINITY;
-                                x[2 * dims.x] = f64::NEG_INFINITY;
-                            }
+                        Some(Fail::Nan) if samples >= 3 && dims.x >= 1 => {
+                            y[0] = f64::NAN;
+                            y[dims.y] = f64::INFINITY;
+                            x[2 * dims.x] = f64::NEG_INFINITY;
                         }
                         _ => {}
                     }

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -397,10 +397,7 @@ impl Core {
             None => self.events.recv().ok(),
             Some(d) => {
                 let wait = d.saturating_duration_since(Instant::now());
-                match self.events.recv_timeout(wait) {
-                    Ok(e) => Some(e),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-                }
+                self.events.recv_timeout(wait).ok()
             }
         }
     }
