@@ -690,6 +690,8 @@ struct Run<'a> {
     queue: VecDeque<Vec<usize>>,
     /// Chunks of each request still without an outcome.
     remaining: Vec<usize>,
+    /// The chunks of request `r` are `chunks[first[r]..first[r + 1]]`.
+    first: Vec<usize>,
     results: Vec<Option<RequestResult>>,
     /// Requests whose result is complete but not yet reported.
     ready: Vec<usize>,
@@ -736,9 +738,12 @@ impl Run<'_> {
     /// Records the outcome of chunk `c`; queues its request when complete.
     fn settle(&mut self, c: usize, outcome: ChunkOutcome) {
         let r = self.chunks[c].request;
-        if self.chunks[c].outcome.is_none() {
-            self.remaining[r] -= 1;
+        if self.chunks[c].outcome.is_some() {
+            // Settled already (cannot happen: a chunk is in one batch at a
+            // time); never report a request twice.
+            return;
         }
+        self.remaining[r] -= 1;
         self.chunks[c].outcome = Some(outcome);
         if self.remaining[r] == 0 {
             self.ready.push(r);
@@ -773,7 +778,9 @@ impl Run<'_> {
     fn assemble(&self, r: usize, dims: (usize, usize, usize)) -> RequestResult {
         let request = &self.requests[r];
         let seconds = self.started.elapsed().as_secs_f64();
-        let chunks: Vec<&Chunk> = self.chunks.iter().filter(|c| c.request == r).collect();
+        let chunks: Vec<&Chunk> = self.chunks[self.first[r]..self.first[r + 1]]
+            .iter()
+            .collect();
         let attempts = chunks.iter().map(|c| c.attempts).max().unwrap_or(0);
         if let Some(f) = chunks.iter().find_map(|c| match &c.outcome {
             Some(ChunkOutcome::Failed(f)) => Some(f.clone()),
@@ -852,6 +859,7 @@ impl Evaluator for WorkerPool {
             by_wire: HashMap::new(),
             queue: VecDeque::new(),
             remaining: vec![0; requests.len()],
+            first: Vec::with_capacity(requests.len() + 1),
             results: vec![None; requests.len()],
             ready: Vec::new(),
             started: Instant::now(),
@@ -862,6 +870,7 @@ impl Evaluator for WorkerPool {
         // Chunks: boundaries and seeds depend only on the request and
         // chunk_samples, never on the number of workers.
         for (ri, r) in requests.iter().enumerate() {
+            run.first.push(run.chunks.len());
             let of = r.count.div_ceil(opts.chunk_samples);
             for index in 0..of {
                 let count = opts.chunk_samples.min(r.count - index * opts.chunk_samples);
@@ -889,6 +898,7 @@ impl Evaluator for WorkerPool {
                 run.ready.push(ri);
             }
         }
+        run.first.push(run.chunks.len());
         // Batches: consecutive chunks up to batch_samples samples.
         let mut batch: Vec<usize> = Vec::new();
         let mut samples = 0;
