@@ -649,3 +649,23 @@ fn bench_protocol_prints_its_table_and_rejects_bad_flags() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_simulator_ignoring_end_of_file_is_killed_on_drop() {
+    // Sends its handshake, then never reads stdin: closing stdin does not
+    // stop it, so the pool kills it after its shutdown wait (1 s).
+    let dir = TestDir::new("stubborn");
+    let stubborn = dir.script(
+        "stubborn.sh",
+        r#"echo '{"protocol": "lgso-simulator/1", "psi_dim": 1, "x_dim": 0, "y_dim": 1}'
+exec sleep 30"#,
+    );
+    let pool = WorkerPool::start(&[stubborn], options(2)).expect("start");
+    assert_eq!(pool.handshake().x_dim, 0);
+    let pids = pool.pids();
+    drop(pool);
+    assert!(
+        pids.iter().all(|&p| gone(p)),
+        "workers left behind: {pids:?}"
+    );
+}

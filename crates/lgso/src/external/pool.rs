@@ -30,9 +30,11 @@ const TAIL_BYTES: usize = 2048;
 /// How long a worker that closed its stdout may take to exit before it is
 /// killed, and how long its stderr reader may take to finish.
 const REAP_WAIT: Duration = Duration::from_millis(1000);
-/// How long to wait for the stderr reader to catch up before a failure of
-/// a live worker (wrong count, simulator error) takes its stderr tail.
-const TAIL_GRACE: Duration = Duration::from_millis(30);
+/// Longest wait, when a live worker's answer fails a check (wrong count,
+/// simulator error, ...), for the stderr reader to show a line written
+/// since the batch was sent (the simulator usually logs why just before
+/// answering; a silent one costs this wait once per failing batch).
+const TAIL_GRACE: Duration = Duration::from_millis(200);
 /// How long `Drop` waits for workers to exit after their stdin closed.
 const SHUTDOWN_WAIT: Duration = Duration::from_millis(1000);
 
@@ -79,11 +81,14 @@ struct Tail {
     lines: VecDeque<String>,
     bytes: usize,
     closed: bool,
+    /// Lines read since the process started.
+    total: u64,
 }
 
 impl Tail {
     fn push(&mut self, line: String) {
         self.bytes += line.len() + 1;
+        self.total += 1;
         self.lines.push_back(line);
         while self.lines.len() > TAIL_LINES || (self.bytes > TAIL_BYTES && self.lines.len() > 1) {
             if let Some(l) = self.lines.pop_front() {
@@ -166,17 +171,25 @@ impl Process {
         let _ = self.child.wait();
     }
 
+    /// Lines read from stderr so far.
+    fn tail_mark(&self) -> u64 {
+        self.tail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .total
+    }
+
     /// The stderr tail, after waiting up to `wait` for the stderr reader
-    /// to reach end of file (a dead process) or simply `wait` (a live one).
-    fn tail_after(&self, wait: Duration) -> String {
+    /// to reach end of file (a dead process) or to have read more than
+    /// `mark` lines (`u64::MAX`: wait for end of file only).
+    fn tail_after(&self, wait: Duration, mark: u64) -> String {
         let until = Instant::now() + wait;
         loop {
-            let closed = self
-                .tail
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .closed;
-            if closed || Instant::now() >= until {
+            let done = {
+                let t = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+                t.closed || (mark != u64::MAX && t.total > mark)
+            };
+            if done || Instant::now() >= until {
                 break;
             }
             thread::sleep(Duration::from_millis(2));
@@ -202,6 +215,8 @@ enum State {
         batch: u64,
         chunks: Vec<usize>,
         deadline: Option<Instant>,
+        /// Stderr lines read when the batch was sent.
+        mark: u64,
     },
 }
 
@@ -370,7 +385,7 @@ impl Core {
         match self.slots[slot].process.take() {
             Some(mut p) => {
                 p.kill();
-                p.tail_after(REAP_WAIT)
+                p.tail_after(REAP_WAIT, u64::MAX)
             }
             None => String::new(),
         }
@@ -385,7 +400,7 @@ impl Core {
                 let pid = p.pid();
                 let status = p.reap(REAP_WAIT);
                 let (kind, how) = describe_status(status);
-                (kind, how, p.tail_after(REAP_WAIT), pid)
+                (kind, how, p.tail_after(REAP_WAIT, u64::MAX), pid)
             }
             None => (FailureKind::Exit, "ended".into(), String::new(), 0),
         }
@@ -954,7 +969,9 @@ impl Evaluator for WorkerPool {
                         for &c in &chunks {
                             run.chunks[c].attempts += 1;
                         }
+                        let mut mark = 0;
                         if let Some(p) = &core.slots[i].process {
+                            mark = p.tail_mark();
                             if let Some(input) = &p.input {
                                 // A closed stdin shows up as end of file
                                 // on stdout; nothing to do here.
@@ -965,6 +982,7 @@ impl Evaluator for WorkerPool {
                             batch: id,
                             chunks,
                             deadline: opts.timeout.map(|t| Instant::now() + t),
+                            mark,
                         };
                     }
                     State::Dead if !core.slots[i].respawn_failed => {
@@ -1053,45 +1071,48 @@ impl Evaluator for WorkerPool {
                     let what = format!("the simulator {how} while the request was outstanding");
                     run.retry_or_fail(chunks, kind, &what, &worker, &tail);
                 }
-                (State::Busy { batch, chunks, .. }, EventKind::Answer(answer)) => {
-                    match check_answer(*answer, batch, &chunks, &run) {
-                        Err(why) => {
-                            let tail = core.kill(i);
-                            let what = format!("malformed answer, the worker was killed: {why}");
-                            run.retry_or_fail(
-                                chunks,
-                                FailureKind::Malformed,
-                                &what,
-                                &worker,
-                                &tail,
-                            );
-                        }
-                        Ok(bodies) => {
-                            core.slots[i].state = State::Idle;
-                            let needs_tail = bodies
-                                .iter()
-                                .any(|b| !matches!(b, Checked::Good { finite: true, .. }));
-                            let tail = match (&core.slots[i].process, needs_tail) {
-                                (Some(p), true) => p.tail_after(TAIL_GRACE),
-                                _ => String::new(),
+                (
+                    State::Busy {
+                        batch,
+                        chunks,
+                        mark,
+                        ..
+                    },
+                    EventKind::Answer(answer),
+                ) => match check_answer(*answer, batch, &chunks, &run) {
+                    Err(why) => {
+                        let tail = core.kill(i);
+                        let what = format!("malformed answer, the worker was killed: {why}");
+                        run.retry_or_fail(chunks, FailureKind::Malformed, &what, &worker, &tail);
+                    }
+                    Ok(bodies) => {
+                        core.slots[i].state = State::Idle;
+                        let needs_tail = bodies
+                            .iter()
+                            .any(|b| !matches!(b, Checked::Good { finite: true, .. }));
+                        let tail = match (&core.slots[i].process, needs_tail) {
+                            (Some(p), true) => p.tail_after(TAIL_GRACE, mark),
+                            _ => String::new(),
+                        };
+                        for (&c, body) in chunks.iter().zip(bodies) {
+                            let outcome = match body {
+                                Checked::Good { x, y, finite } => ChunkOutcome::Done {
+                                    x,
+                                    y,
+                                    tail: if finite { String::new() } else { tail.clone() },
+                                },
+                                Checked::Bad(kind, what) => ChunkOutcome::Failed(run.failure(
+                                    c,
+                                    kind,
+                                    &what,
+                                    &worker,
+                                    tail.clone(),
+                                )),
                             };
-                            for (&c, body) in chunks.iter().zip(bodies) {
-                                let outcome =
-                                    match body {
-                                        Checked::Good { x, y, finite } => ChunkOutcome::Done {
-                                            x,
-                                            y,
-                                            tail: if finite { String::new() } else { tail.clone() },
-                                        },
-                                        Checked::Bad(kind, what) => ChunkOutcome::Failed(
-                                            run.failure(c, kind, &what, &worker, tail.clone()),
-                                        ),
-                                    };
-                                run.settle(c, outcome);
-                            }
+                            run.settle(c, outcome);
                         }
                     }
-                }
+                },
                 (State::Starting { .. }, EventKind::Line(line)) => {
                     match protocol::parse_handshake(&line) {
                         Ok(hs) if hs == self.handshake => core.slots[i].state = State::Idle,
