@@ -39,6 +39,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Write a run's samples, requests and trace as CSV files (for pandas).
     Export(ExportArgs),
+    /// Benchmark the simulator protocol: samples per second through an
+    /// external simulator with 1 and 2 workers against in-process.
+    BenchProtocol(BenchProtocolArgs),
 }
 
 /// Arguments of `lgso resume`.
@@ -180,6 +183,36 @@ pub struct BenchFitArgs {
     #[arg(long, value_name = "E", default_value_t = 15)]
     pub epochs: usize,
     /// Seed of the data and the fit.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Arguments of `lgso bench-protocol`.
+#[derive(Debug, Args)]
+pub struct BenchProtocolArgs {
+    /// The external simulator, as a command line (split like a shell
+    /// would, never run through one), e.g. 'python3 sim.py'; default: the
+    /// lgso-toy-sim next to this executable, quadratic model.
+    #[arg(long, value_name = "'CMD ARGS'")]
+    pub simulator: Option<String>,
+    /// Samples per timed run.
+    #[arg(long, value_name = "N", default_value_t = 200_000, value_parser = parse_count)]
+    pub samples: usize,
+    /// Samples per request (one L-GSO design point).
+    #[arg(long, value_name = "M", default_value_t = 1000, value_parser = parse_count)]
+    pub request_samples: usize,
+    /// Comma-separated numbers of worker processes to time.
+    #[arg(
+        long,
+        value_name = "W,..",
+        value_delimiter = ',',
+        default_value = "1,2"
+    )]
+    pub workers: Vec<usize>,
+    /// Timed runs per configuration (the median is shown).
+    #[arg(long, value_name = "R", default_value_t = 3)]
+    pub repeats: usize,
+    /// Seed of the requests.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
 }

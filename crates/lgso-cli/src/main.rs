@@ -19,6 +19,7 @@ mod args;
 mod bench;
 mod bench_plot;
 mod external;
+mod bench_protocol;
 mod plot;
 mod problems;
 mod progress;
@@ -69,6 +70,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::BenchFit(a) => bench::bench_fit(a),
         Command::Resume(a) => resume::resume(a),
         Command::Export(a) => resume::export(a),
+        Command::BenchProtocol(a) => bench_protocol::bench_protocol(a),
     }
 }
 

@@ -102,6 +102,19 @@ pub enum Error {
     /// An error from the tensor library.
     #[error("tensor library: {0}")]
     Tensor(#[from] candle_core::Error),
+    /// An external simulator could not be started or broke the protocol
+    /// at start (docs/protocol.md): program not found or not executable,
+    /// exit before its handshake, a handshake that is not protocol v1,
+    /// workers that disagree.
+    #[error("simulator `{command}`: {reason}{}", stderr_suffix(.stderr_tail))]
+    External {
+        /// The simulator's command line, as given.
+        command: String,
+        /// What went wrong and the expected form.
+        reason: String,
+        /// The last lines the simulator wrote to stderr (may be empty).
+        stderr_tail: String,
+    },
     /// An I/O error, with the path it concerns.
     #[error("{path}: {source}")]
     Io {
@@ -154,6 +167,21 @@ impl Error {
             expected: expected.into(),
             found: found.to_string(),
         }
+    }
+}
+
+/// `; its stderr ended with: a | b` for a non-empty stderr tail (lines
+/// joined with ` | ` so that the message stays one line), else nothing.
+fn stderr_suffix(tail: &str) -> String {
+    let lines: Vec<&str> = tail
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!("; its stderr ended with: {}", lines.join(" | "))
     }
 }
 

@@ -62,6 +62,7 @@ pub mod design;
 pub mod driver;
 pub mod error;
 pub mod evaluate;
+pub mod external;
 pub mod history;
 pub mod optimizer;
 pub mod problem;
