@@ -87,6 +87,16 @@ pub struct RunArgs {
     /// Stop once the objective estimate is at or below VALUE.
     #[arg(long, value_name = "VALUE", allow_negative_numbers = true)]
     pub target: Option<f64>,
+    /// An external simulator speaking the lgso simulator protocol
+    /// (docs/protocol.md), as a command line, e.g. 'python3 sim.py --fast'
+    /// (split into words like a shell would, but never run through one).
+    /// Its objective is set in the config's [objective] table.
+    #[arg(long, value_name = "COMMAND")]
+    pub simulator: Option<String>,
+    /// Worker processes running the external simulator; default: the
+    /// number of cores.
+    #[arg(long, value_name = "W")]
+    pub workers: Option<usize>,
     /// Run directory; default runs/<problem>[-<method>]-s<seed>-<unix
     /// seconds> (the method is named unless it is lgso). It must not
     /// already hold a run.

@@ -54,8 +54,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let done = if cfg.problem == lgso::problem::EXTERNAL {
         let (resolved, mut pool) = crate::external::start(cfg)?;
         let done = execute_with(&resolved, dir, args.quiet, &mut pool, true)?;
-        text::out(&summary_text(&resolved, &done))?;
-        return Ok(ExitCode::SUCCESS);
+        (resolved, done)
     } else {
         let resolved = cfg.resolve()?;
         let mut evaluator = InProcess::new(resolved.problem.simulator.clone());

@@ -152,6 +152,29 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(t) = args.target {
         cfg.stop.target = Some(t);
     }
+    if let Some(command) = &args.simulator {
+        if args.problem.is_some() {
+            anyhow::bail!(
+                "--simulator runs an external simulator; it takes no built-in PROBLEM (got {:?})",
+                args.problem.as_deref().unwrap_or_default()
+            );
+        }
+        cfg.simulator.command = lgso::external::split_command(command)?;
+        cfg.problem = lgso::problem::EXTERNAL.into();
+    }
+    if let Some(w) = args.workers {
+        cfg.simulator.workers = Some(w);
+    }
+    if cfg.problem == lgso::problem::EXTERNAL {
+        let (resolved, mut pool) = crate::external::start(cfg)?;
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| run_dir::default_dir(&resolved));
+        let done = execute_with(&resolved, &dir, args.quiet, &mut pool, false)?;
+        text::out(&summary_text(&resolved, &done))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let resolved = cfg.resolve()?;
     let dir = args
         .out

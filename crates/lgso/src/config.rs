@@ -902,6 +902,15 @@ impl Config {
         Ok(resolved)
     }
 
+    /// Checks the `[simulator]` and `[objective]` tables of a run on an
+    /// external simulator, before its workers are started.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key.
+    pub fn check_external(&self) -> Result<()> {
+        self.validate_external(true)
+    }
+
     fn validate_external(&self, external: bool) -> Result<()> {
         if !external {
             if self.objective != ObjectiveConfig::default() {
