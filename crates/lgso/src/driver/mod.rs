@@ -204,15 +204,26 @@ impl Tally {
 /// One line (plus the stderr tail) naming the request, its psi and what
 /// was wrong.
 pub fn failure_text(r: &RequestResult, f: &crate::evaluate::Failure) -> String {
-    let mut s = format!(
-        "request {} (iteration {}, psi = {:?}, {} samples): {} [{}]",
-        r.request.id,
-        r.request.iteration,
-        r.request.psi,
-        r.request.count,
-        f.message,
-        f.kind.name()
-    );
+    // the worker pool's messages already start with the request and psi
+    let mut s = if f.message.starts_with(&format!("request {} ", r.request.id)) {
+        format!(
+            "{} (iteration {}, {} samples) [{}]",
+            f.message,
+            r.request.iteration,
+            r.request.count,
+            f.kind.name()
+        )
+    } else {
+        format!(
+            "request {} (iteration {}, psi = {:?}, {} samples): {} [{}]",
+            r.request.id,
+            r.request.iteration,
+            r.request.psi,
+            r.request.count,
+            f.message,
+            f.kind.name()
+        )
+    };
     let tail = f.stderr_tail.trim();
     if !tail.is_empty() {
         s.push_str("; simulator stderr (last lines): ");
