@@ -444,3 +444,48 @@ fn failed_requests_are_stored_flagged_and_the_failure_rate_stops_the_run() {
     let e = result.err().unwrap().to_string();
     assert!(e.contains("numdiff needs every requested point"), "{e}");
 }
+
+#[test]
+fn baselines_respect_the_bounds() {
+    // CMA-ES and BO only ever ask for points inside the bounds; the
+    // gradient baselines keep psi inside them.
+    let inside = |p: &[f64]| (1.9..=2.3).contains(&p[0]) && (-0.05..=0.05).contains(&p[1]);
+    for method in ["cmaes", "bo", "numdiff", "ges", "reinforce", "oracle"] {
+        let mut c = Config::default();
+        c.method = method.into();
+        c.seed = 3;
+        c.stop.max_iterations = Some(3);
+        c.numdiff.samples = 50;
+        c.ges.samples = 50;
+        c.reinforce.samples = 20;
+        c.reinforce.policy_samples = 5;
+        c.cmaes.samples = 50;
+        c.cmaes.sigma = 1.0;
+        c.bo.samples = 50;
+        c.bo.initial_points = 5;
+        c.bo.candidates = 200;
+        c.lgso.samples_per_point = Some(50);
+        c.monitor.samples = Some(50);
+        c.bounds = Some(vec![[1.9, 2.3], [-0.05, 0.05]]);
+        let cfg = c.resolve().unwrap();
+        let d = TempDir::new(method);
+        let mut store = RunStore::create(&d.0, "", "test").unwrap();
+        session_run(&cfg, &mut store, false);
+        if matches!(method, "cmaes" | "bo") {
+            for r in store.results((2, 2, 1), None).unwrap() {
+                assert!(
+                    inside(&r.request.psi),
+                    "{method} asked outside: {:?}",
+                    r.request.psi
+                );
+            }
+        }
+        for r in store.reports().unwrap() {
+            assert!(
+                inside(&r.psi),
+                "{method}: psi outside the bounds: {:?}",
+                r.psi
+            );
+        }
+    }
+}

@@ -173,15 +173,25 @@ pub struct Bo {
 
 impl Bo {
     /// BO for a resolved configuration (`[bo]`), on the box
-    /// `start +- half_width`.
+    /// `start +- half_width`, or on the problem's bounds where it has them.
     pub fn new(cfg: &ResolvedConfig) -> Self {
         let c = &cfg.config.bo;
         let psi = cfg.start().to_vec();
+        let (lower, width) = match cfg.bounds() {
+            Some(b) => (
+                b.iter().map(|&(lo, _)| lo).collect(),
+                b.iter().map(|&(lo, hi)| hi - lo).collect(),
+            ),
+            None => (
+                psi.iter().map(|p| p - c.half_width).collect(),
+                vec![2.0 * c.half_width; psi.len()],
+            ),
+        };
         Bo {
             objective: cfg.problem.objective.clone(),
             seed: cfg.config.seed,
-            lower: psi.iter().map(|p| p - c.half_width).collect(),
-            width: vec![2.0 * c.half_width; psi.len()],
+            lower,
+            width,
             initial_points: c.initial_points,
             samples: c.samples,
             candidates: c.candidates,

@@ -88,6 +88,7 @@ impl CmaesParameters {
 pub struct Cmaes {
     objective: Arc<dyn Objective>,
     seed: u64,
+    bounds: Option<Vec<(f64, f64)>>,
     samples: usize,
     lambda: usize,
     params: CmaesParameters,
@@ -114,6 +115,7 @@ impl Cmaes {
         Cmaes {
             objective: cfg.problem.objective.clone(),
             seed: cfg.config.seed,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
             samples: c.samples,
             lambda,
             params: CmaesParameters::new(n, lambda),
@@ -220,7 +222,7 @@ impl Optimizer for Cmaes {
                 &self.b * self.d.component_mul(&z)
             })
             .collect();
-        let points: Vec<Vec<f64>> = self
+        let mut points: Vec<Vec<f64>> = self
             .steps
             .iter()
             .map(|y| {
@@ -231,6 +233,17 @@ impl Optimizer for Cmaes {
                     .collect()
             })
             .collect();
+        if let Some(b) = &self.bounds {
+            // repair: a candidate outside the bounds is clamped onto them
+            // and the update uses the clamped point (its step is rewritten)
+            for (p, y) in points.iter_mut().zip(self.steps.iter_mut()) {
+                if crate::design::clamp_to_bounds(p, b) {
+                    for (j, v) in y.iter_mut().enumerate() {
+                        *v = (p[j] - self.mean[j]) / self.sigma;
+                    }
+                }
+            }
+        }
         Ok(self.asked.ask(self.iteration, &points, self.samples))
     }
 

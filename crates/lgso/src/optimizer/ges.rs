@@ -129,6 +129,7 @@ pub struct Ges {
     perturbations: Vec<Vec<f64>>,
     psi: Vec<f64>,
     adam: Adam,
+    bounds: Option<Vec<(f64, f64)>>,
     iteration: u64,
     asked: Asked,
 }
@@ -154,6 +155,7 @@ impl Ges {
             perturbations: Vec::new(),
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
             iteration: 0,
             asked: Asked::new(cfg.config.seed),
         }
@@ -224,7 +226,14 @@ impl Optimizer for Ges {
         } else {
             grad.clone()
         };
-        let step_length = adam_step("ges", &mut self.adam, &mut self.psi, &grad, None)?;
+        let step_length = adam_step(
+            "ges",
+            &mut self.adam,
+            &mut self.psi,
+            &grad,
+            None,
+            self.bounds.as_deref(),
+        )?;
         if self.k > 0 {
             self.guides.push_front(guide);
             self.guides.truncate(self.k);

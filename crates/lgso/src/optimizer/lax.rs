@@ -241,7 +241,7 @@ impl Optimizer for Lax {
         }
         // theta = (mu, log sigma), one Adam step; then the control variate.
         let mut theta: Vec<f64> = self.psi.iter().chain(&self.log_sigma).copied().collect();
-        adam_step("lax", &mut self.policy_adam, &mut theta, &g, None)?;
+        adam_step("lax", &mut self.policy_adam, &mut theta, &g, None, None)?;
         if let Some(bad) = dphi.iter().find(|v| !v.is_finite()) {
             return Err(Error::Diverged {
                 method: "lax".into(),

@@ -233,7 +233,8 @@ pub(crate) fn norm(v: &[f64]) -> f64 {
 }
 
 /// One Adam step on `psi` along `-grad`, optionally projected onto the
-/// ball of radius `eps` around the previous psi. Returns the step length.
+/// ball of radius `eps` around the previous psi, then clamped to the box
+/// `bounds` if the problem has one. Returns the step length.
 ///
 /// # Errors
 /// [`Error::Diverged`] (psi unchanged) when the gradient or the new psi is
@@ -244,6 +245,7 @@ pub(crate) fn adam_step(
     psi: &mut Vec<f64>,
     grad: &[f64],
     project: Option<f64>,
+    bounds: Option<&[(f64, f64)]>,
 ) -> Result<f64> {
     if let Some(bad) = grad.iter().find(|g| !g.is_finite()) {
         return Err(Error::Diverged {
@@ -256,6 +258,9 @@ pub(crate) fn adam_step(
     adam.step(psi, grad);
     if let Some(eps) = project {
         project_to_ball(psi, &previous, eps);
+    }
+    if let Some(b) = bounds {
+        crate::design::clamp_to_bounds(psi, b);
     }
     if let Some(bad) = psi.iter().find(|v| !v.is_finite()) {
         let detail = format!("the step produced a non-finite psi ({bad})");

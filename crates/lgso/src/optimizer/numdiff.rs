@@ -23,6 +23,7 @@ pub struct NumDiff {
     samples: usize,
     psi: Vec<f64>,
     adam: Adam,
+    bounds: Option<Vec<(f64, f64)>>,
     iteration: u64,
     asked: Asked,
 }
@@ -39,6 +40,7 @@ impl NumDiff {
             samples: c.samples,
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
             iteration: 0,
             asked: Asked::new(cfg.config.seed),
         }
@@ -84,7 +86,14 @@ impl Optimizer for NumDiff {
         self.asked.answered(outcomes)?;
         let values = outcome_means(self.objective.as_ref(), outcomes)?;
         let grad = NumDiff::gradient(&values, self.step);
-        let step_length = adam_step("numdiff", &mut self.adam, &mut self.psi, &grad, None)?;
+        let step_length = adam_step(
+            "numdiff",
+            &mut self.adam,
+            &mut self.psi,
+            &grad,
+            None,
+            self.bounds.as_deref(),
+        )?;
         self.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&grad),

@@ -21,6 +21,7 @@ pub struct Oracle {
     eps: Option<f64>,
     psi: Vec<f64>,
     adam: Adam,
+    bounds: Option<Vec<(f64, f64)>>,
     iteration: u64,
     asked: Asked,
 }
@@ -47,6 +48,7 @@ impl Oracle {
             eps: l.project.then(|| cfg.eps()),
             adam: Adam::new(psi.len(), cfg.lr(), l.betas[0], l.betas[1], l.adam_eps),
             psi,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
             iteration: 0,
             asked: Asked::new(cfg.config.seed),
         })
@@ -72,7 +74,14 @@ impl Optimizer for Oracle {
         self.asked.answered(outcomes)?;
         let value = self.exact.value(&self.psi);
         let grad = self.exact.gradient(&self.psi);
-        let step_length = adam_step("oracle", &mut self.adam, &mut self.psi, &grad, self.eps)?;
+        let step_length = adam_step(
+            "oracle",
+            &mut self.adam,
+            &mut self.psi,
+            &grad,
+            self.eps,
+            self.bounds.as_deref(),
+        )?;
         self.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&grad),

@@ -58,6 +58,7 @@ pub struct Reinforce {
     drawn: Vec<Vec<f64>>,
     psi: Vec<f64>,
     adam: Adam,
+    bounds: Option<Vec<(f64, f64)>>,
     iteration: u64,
     asked: Asked,
 }
@@ -78,6 +79,7 @@ impl Reinforce {
             drawn: Vec::new(),
             adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
             psi,
+            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
             iteration: 0,
             asked: Asked::new(cfg.config.seed),
         }
@@ -112,7 +114,14 @@ impl Optimizer for Reinforce {
         let mean = f.iter().sum::<f64>() / f.len() as f64;
         let baseline = self.baseline.unwrap_or(mean);
         let grad = score_function_gradient(&self.psi, &self.drawn, &f, baseline, self.sigma2);
-        let step_length = adam_step("reinforce", &mut self.adam, &mut self.psi, &grad, None)?;
+        let step_length = adam_step(
+            "reinforce",
+            &mut self.adam,
+            &mut self.psi,
+            &grad,
+            None,
+            self.bounds.as_deref(),
+        )?;
         self.baseline = Some((1.0 - self.decay) * baseline + self.decay * mean);
         self.iteration += 1;
         Ok(StepReport {
