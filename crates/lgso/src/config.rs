@@ -243,7 +243,7 @@ pub struct StopConfig {
 }
 
 /// How the objective at the current psi is estimated for the trace.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MonitorConfig {
     /// Fresh simulator draws at psi after each iteration, averaged to report
@@ -251,12 +251,6 @@ pub struct MonitorConfig {
     /// problems; for an external simulator (whose draws are real simulator
     /// runs, stored as `monitor` requests) `M`, the samples per point.
     pub samples: Option<usize>,
-}
-
-impl Default for MonitorConfig {
-    fn default() -> Self {
-        MonitorConfig { samples: None }
-    }
 }
 
 /// L-GSO settings (lgso.md, "Defaults used for the paper's results").

@@ -1,6 +1,8 @@
 //! The run database and resuming (issue #4, item 4), box bounds (item 5)
 //! and the objective families for external simulators (item 2).
 
+#![allow(clippy::field_reassign_with_default)] // configs read best as "defaults, then this"
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
