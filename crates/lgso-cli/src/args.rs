@@ -35,6 +35,8 @@ pub enum Command {
     /// Time one GAN surrogate fit on real trust-region data.
     #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
+    /// The SHiP muon-shield simulator: simulate, draw, bench.
+    Shield(crate::shield::ShieldArgs),
 }
 
 /// Arguments of `lgso run`.

@@ -23,6 +23,7 @@ mod problems;
 mod progress;
 mod run;
 mod run_dir;
+mod shield;
 mod text;
 
 use args::{Cli, Command};
@@ -65,6 +66,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Problems => problems::problems(),
         Command::Bench(a) => bench::bench(a),
         Command::BenchFit(a) => bench::bench_fit(a),
+        Command::Shield(a) => shield::shield(a),
     }
 }
 

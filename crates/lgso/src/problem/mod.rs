@@ -15,6 +15,7 @@ use crate::seed::{rng_from_seed, Rng};
 
 mod assets;
 mod boston_nn;
+pub mod muon_shield;
 mod rosenbrock;
 mod submanifold_hump;
 mod three_hump;
@@ -160,6 +161,7 @@ pub const NAMES: &[&str] = &[
     "submanifold-rosenbrock",
     "submanifold-hump",
     "boston-nn",
+    "muon-shield",
 ];
 
 /// Builds the built-in problem called `name`.
@@ -174,6 +176,7 @@ pub fn by_name(name: &str) -> Result<Problem> {
         "submanifold-rosenbrock" => rosenbrock::submanifold_problem(),
         "submanifold-hump" => submanifold_hump::problem(),
         "boston-nn" => boston_nn::problem(),
+        "muon-shield" => Ok(muon_shield::problem()),
         _ => Err(Error::UnknownProblem {
             name: name.to_string(),
             known: NAMES.join(", "),
