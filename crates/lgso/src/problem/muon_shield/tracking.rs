@@ -32,6 +32,9 @@ pub enum EnergyLoss {
     /// loss as Poisson-distributed discrete events with the fraction `v`
     /// drawn from `(1/v)(4/3 - 4/3 v + v^2)` on `[0.01, 1]`; same mean.
     Discrete,
+    /// No energy loss at all (for tests and studies of the field and the
+    /// scattering alone).
+    None,
 }
 
 /// Settings of the transport (§6.2, §10).
@@ -275,6 +278,7 @@ pub fn step(
     let t0 = e0 - MUON_MASS;
     let (s_total, s_disc) = StoppingTable::get().lookup(t0);
     let mut e = match cfg.energy_loss {
+        EnergyLoss::None => e0,
         EnergyLoss::Mean => e0 - mass_thickness * s_total * 1e-3,
         EnergyLoss::Discrete => {
             let mut e = e0 - mass_thickness * (s_total - s_disc) * 1e-3;
