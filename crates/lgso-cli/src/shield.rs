@@ -9,13 +9,21 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use lgso::problem::muon_shield::{
-    check_psi, hit_weight, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield,
-    ShieldSimulator, Spectrum, Status, Tracker, BASELINE, N_PSI,
+    check_psi, hit_weight, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield, ShieldSimulator,
+    Spectrum, Status, Tracker, BASELINE, N_PSI,
 };
 use lgso::seed::rng_from_seed;
 use plotters::prelude::*;
 
 use crate::plot::register_font;
+
+/// `println!` that returns an I/O error (e.g. a closed pipe) instead of
+/// panicking.
+macro_rules! say {
+    ($($t:tt)*) => {
+        crate::text::out(&format!("{}\n", format_args!($($t)*)))?
+    };
+}
 
 /// Arguments of `lgso shield`.
 #[derive(Debug, Args)]
@@ -46,7 +54,11 @@ pub struct ShieldCommon {
     pub psi: String,
     /// Input muons: `enhanced`, `physical`, or a CSV file with columns
     /// px,py,pz,x0,y0,z0,pdg.
-    #[arg(long, value_name = "enhanced|physical|FILE", default_value = "enhanced")]
+    #[arg(
+        long,
+        value_name = "enhanced|physical|FILE",
+        default_value = "enhanced"
+    )]
     pub spectrum: String,
     /// Largest transport step, cm.
     #[arg(long, value_name = "CM", default_value_t = 10.0)]
@@ -193,7 +205,7 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let outcomes = outcomes?;
     let wall = t0.elapsed().as_secs_f64();
     let n = outcomes.len() as f64;
-    println!(
+    say!(
         "muon-shield: {} muons ({} spectrum), {} cm steps, seed {}, field x{}",
         outcomes.len(),
         sim.spectrum.label(),
@@ -203,14 +215,15 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     );
     for s in Status::ALL {
         let k = outcomes.iter().filter(|o| o.status == s).count();
-        println!("  {:<12} {:>9}  {:.4e}", s.name(), k, k as f64 / n);
+        say!("  {:<12} {:>9}  {:.4e}", s.name(), k, k as f64 / n);
     }
-    let (mut hits, mut loss, mut ship_sum) = (0usize, 0.0, 0.0);
+    let (mut hits, mut loss, mut ship_sum, mut near) = (0usize, 0.0, 0.0, 0usize);
     for (i, o) in outcomes.iter().enumerate() {
         if o.status != Status::Reached {
             continue;
         }
         let pdg = x.get(i, 6);
+        near += usize::from(o.hit[0].abs() <= 400.0 && o.hit[1].abs() <= 600.0);
         let w = hit_weight(o.hit, pdg);
         if w > 0.0 || in_window(o.hit, pdg) {
             hits += 1;
@@ -219,13 +232,24 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
         ship_sum += ship_weight(o.hit, pdg, o.p);
     }
     let mass = shield.mass_kg();
-    println!("  hits in the acceptance (L-GSO window): {hits} ({:.4e} per muon)", hits as f64 / n);
-    println!("  objective L_hits (sum over muons):     {loss:.6}");
-    println!("  objective per muon (E[R]):             {:.6e}", loss / n);
-    println!("  SHiP FCN (mass-penalised, §7.2):       {:.6}", ship_fcn(ship_sum, mass));
-    println!("  mass:   {mass:.0} kg");
-    println!("  length: {:.1} cm (plane at z = {:.1} cm)", shield.length_cm(), shield.z_plane_cm());
-    println!(
+    say!(
+        "  hits in the acceptance (L-GSO window): {hits} ({:.4e} per muon)",
+        hits as f64 / n
+    );
+    say!("  hits within |X| <= 4 m, |Y| <= 6 m:     {near}");
+    say!("  objective L_hits (sum over muons):     {loss:.6}");
+    say!("  objective per muon (E[R]):             {:.6e}", loss / n);
+    say!(
+        "  SHiP FCN (mass-penalised, §7.2):       {:.6}",
+        ship_fcn(ship_sum, mass)
+    );
+    say!("  mass:   {mass:.0} kg");
+    say!(
+        "  length: {:.1} cm (plane at z = {:.1} cm)",
+        shield.length_cm(),
+        shield.z_plane_cm()
+    );
+    say!(
         "  wall time: {wall:.3} s ({:.0} muons/s on {} threads)",
         n / wall.max(1e-9),
         lgso::threads::available_cores()
@@ -250,12 +274,19 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let cores = lgso::threads::available_cores();
     let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-    println!(
+    say!(
         "muon-shield tracking speed: baseline psi, {} muons ({} spectrum), discrete energy loss",
         a.muons,
         spectrum.label()
     );
-    println!("{:>8} {:>8} {:>14} {:>12} {:>10}", "step cm", "threads", "muons/s", "steps/muon", "wall s");
+    say!(
+        "{:>8} {:>8} {:>14} {:>12} {:>10}",
+        "step cm",
+        "threads",
+        "muons/s",
+        "steps/muon",
+        "wall s"
+    );
     for step in [10.0, 20.0] {
         let mut sim = ShieldSimulator {
             spectrum: spectrum.clone(),
@@ -270,7 +301,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
             let out = pool.install(|| sim.outcomes_for(&shield, &BASELINE, &x, &mut rng))?;
             let wall = t0.elapsed().as_secs_f64();
             let steps: f64 = out.iter().map(|o| o.steps as f64).sum::<f64>() / out.len() as f64;
-            println!(
+            say!(
                 "{step:>8} {threads:>8} {:>14.0} {steps:>12.1} {wall:>10.3}",
                 a.muons as f64 / wall.max(1e-9)
             );
@@ -304,7 +335,7 @@ fn draw(a: &DrawArgs) -> anyhow::Result<ExitCode> {
     }
     register_font().map_err(anyhow::Error::msg)?;
     draw_png(&a.out, &shield, &tracks).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
-    println!(
+    say!(
         "wrote {} ({} tracks; red mu+, blue mu-; mass {:.0} kg, length {:.0} cm)",
         a.out.display(),
         tracks.len(),
@@ -345,7 +376,10 @@ fn draw_png(
         let grey = RGBColor(150, 150, 150).filled();
         // absorber block and wall
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(10.0, -395.0 + 55.0 * axis as f64), (542.0, 395.0 - 55.0 * axis as f64)],
+            [
+                (10.0, -395.0 + 55.0 * axis as f64),
+                (542.0, 395.0 - 55.0 * axis as f64),
+            ],
             RGBColor(200, 200, 200).filled(),
         )))?;
         chart.draw_series(std::iter::once(Rectangle::new(
@@ -378,12 +412,22 @@ fn draw_png(
                     )))?;
                 }
                 chart.draw_series(std::iter::once(Polygon::new(
-                    vec![(m.z_start, -c0), (m.z_end, -c1), (m.z_end, c1), (m.z_start, c0)],
+                    vec![
+                        (m.z_start, -c0),
+                        (m.z_end, -c1),
+                        (m.z_end, c1),
+                        (m.z_start, c0),
+                    ],
                     grey,
                 )))?;
             } else {
                 chart.draw_series(std::iter::once(Polygon::new(
-                    vec![(m.z_start, -a0), (m.z_end, -a1), (m.z_end, a1), (m.z_start, a0)],
+                    vec![
+                        (m.z_start, -a0),
+                        (m.z_end, -a1),
+                        (m.z_end, a1),
+                        (m.z_start, a0),
+                    ],
                     grey,
                 )))?;
             }

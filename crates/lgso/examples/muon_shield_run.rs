@@ -8,15 +8,21 @@
 //! optimizer clips trust regions to `Problem::bounds` (a separate change);
 //! `lgso run muon-shield` is the command to use once that has landed.
 //!
-//! Usage: `cargo run --release -p lgso --example muon_shield_run -- CONFIG.toml [METHOD] [SEED]`
+//! Usage: `cargo run --release -p lgso --example muon_shield_run -- CONFIG.toml [METHOD] [SEED] [POOL]`
 //! (METHOD: lgso, cmaes, bo, ...; the config's `problem` is replaced by
-//! `muon-shield`).
+//! `muon-shield`). With POOL = K, the input muons are the hits pool of
+//! K enhanced muons at the baseline (spec §5.3, `ShieldSimulator::hits_pool`).
+//! At the end the start and final psi are evaluated on 200 000 muons of
+//! the full enhanced spectrum.
 
 use std::sync::Arc;
 
 use lgso::config::Config;
 use lgso::driver::{run_method, IterationReport, Observer, Summary};
-use lgso::problem::muon_shield::{psi_names, ShieldSimulator};
+use lgso::problem::muon_shield::{
+    hit_weight, psi_names, ShieldSimulator, Spectrum, Status, BASELINE,
+};
+use lgso::seed::rng_from_seed;
 
 struct Print;
 
@@ -24,7 +30,12 @@ impl Observer for Print {
     fn on_iteration(&mut self, r: &IterationReport) -> lgso::Result<()> {
         println!(
             "iter {:>4}  calls {:>9}  objective {:.4e} +- {:.1e}  sim {:.1}s  total {:.1}s",
-            r.iteration, r.calls, r.objective, r.objective_stderr, r.seconds_simulate, r.seconds_total
+            r.iteration,
+            r.calls,
+            r.objective,
+            r.objective_stderr,
+            r.seconds_simulate,
+            r.seconds_total
         );
         Ok(())
     }
@@ -36,7 +47,10 @@ impl Observer for Print {
         );
         println!(
             "objective per muon: start {:.4e} +- {:.1e}, final {:.4e} +- {:.1e}",
-            s.objective_start, s.objective_start_stderr, s.objective_final, s.objective_final_stderr
+            s.objective_start,
+            s.objective_start_stderr,
+            s.objective_final,
+            s.objective_final_stderr
         );
         let names = psi_names();
         let moved: Vec<String> = s
@@ -54,7 +68,9 @@ impl Observer for Print {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     lgso::threads::single_threaded_tensor_ops();
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).ok_or("usage: muon_shield_run CONFIG.toml [METHOD] [SEED]")?;
+    let path = args
+        .get(1)
+        .ok_or("usage: muon_shield_run CONFIG.toml [METHOD] [SEED]")?;
     let mut config = Config::from_toml_str(&std::fs::read_to_string(path)?)?;
     config.problem = "muon-shield".into();
     if let Some(m) = args.get(2) {
@@ -64,11 +80,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         config.seed = s.parse()?;
     }
     let mut resolved = config.resolve()?;
-    resolved.problem.simulator = Arc::new(ShieldSimulator {
+    let full = ShieldSimulator {
         bounds: None,
         ..ShieldSimulator::default()
-    });
+    };
+    let mut sim = full.clone();
+    if let Some(c) = args.get(4) {
+        // hits pool (spec §5.3): muons near the acceptance at the baseline
+        let candidates: usize = c.parse()?;
+        let pool = lgso::threads::simulation_pool().install(|| {
+            full.hits_pool(&BASELINE, candidates, 330.0, 530.0, &mut rng_from_seed(0))
+        })?;
+        println!(
+            "hits pool: {} of {candidates} enhanced muons hit |X| <= 3.3 m, |Y| <= 5.3 m (the service window) at the baseline",
+            pool.len()
+        );
+        sim.spectrum = Spectrum::File(pool);
+        sim.smear = false;
+    }
+    resolved.problem.simulator = Arc::new(sim);
     resolved.problem.bounds = None;
-    run_method(&resolved, &mut [&mut Print])?;
+    let summary = run_method(&resolved, &mut [&mut Print])?;
+    // the start and final psi on the full enhanced spectrum (CRN, 200 000 muons)
+    for (label, psi) in [("start", &summary.psi_start), ("final", &summary.psi_final)] {
+        let mut rng = rng_from_seed(0);
+        let (loss, n) = lgso::threads::simulation_pool().install(|| {
+            let x = full.muons(200_000, &mut rng);
+            let out = full.outcomes(psi, &x, &mut rng)?;
+            let loss: f64 = out
+                .iter()
+                .enumerate()
+                .filter(|(_, o)| o.status == Status::Reached)
+                .map(|(i, o)| hit_weight(o.hit, x.get(i, 6)))
+                .sum();
+            Ok::<_, lgso::Error>((loss, x.rows()))
+        })?;
+        println!(
+            "{label} psi on 200000 enhanced muons: L_hits {loss:.2}, per muon {:.4e}",
+            loss / n as f64
+        );
+    }
     Ok(())
 }

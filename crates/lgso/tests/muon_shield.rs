@@ -166,9 +166,17 @@ fn stopping_power_and_range_against_the_table() {
     let mid = (10.0f64 * 20.0).sqrt();
     assert!((stopping_power(mid) - (1.974f64 * 2.112).sqrt()).abs() < 1e-9);
     // Integrating the interpolated table reproduces its CSDA column.
-    for (t, range) in [(1.0, 640.1), (10.0, 5535.0), (100.0, 43120.0), (300.0, 100600.0)] {
+    for (t, range) in [
+        (1.0, 640.1),
+        (10.0, 5535.0),
+        (100.0, 43120.0),
+        (300.0, 100600.0),
+    ] {
         let got = csda_range(t);
-        assert!((got / range - 1.0).abs() < 0.01, "T = {t}: {got} vs {range}");
+        assert!(
+            (got / range - 1.0).abs() < 0.01,
+            "T = {t}: {got} vs {range}"
+        );
     }
     // A 10 GeV (kinetic) muon tracked straight through iron with the mean
     // loss stops where the table says: (5535 - 43.77) g/cm^2 / 7.87 (it is
@@ -189,7 +197,11 @@ fn stopping_power_and_range_against_the_table() {
     let alive = transport_slab(&mut st, &medium, 2000.0, &cfg, &mut MuonRng::new(1));
     assert!(!alive);
     let expected = (5535.0 - 43.77) / IRON.density;
-    assert!((st.r[2] / expected - 1.0).abs() < 0.01, "stopped at {} cm, expected {expected}", st.r[2]);
+    assert!(
+        (st.r[2] / expected - 1.0).abs() < 0.01,
+        "stopped at {} cm, expected {expected}",
+        st.r[2]
+    );
 }
 
 #[test]
@@ -216,7 +228,13 @@ fn highland_width_of_a_pencil_beam_after_one_metre_of_iron() {
     let (mut s_a, mut s_x, mut s_ax) = (0.0, 0.0, 0.0);
     for i in 0..n {
         let mut st = pencil(p, 1.0);
-        assert!(transport_slab(&mut st, &medium, 100.0, &cfg, &mut MuonRng::new(i)));
+        assert!(transport_slab(
+            &mut st,
+            &medium,
+            100.0,
+            &cfg,
+            &mut MuonRng::new(i)
+        ));
         let a = st.d[0] / st.d[2];
         // position at the exit plane z = 100 (the last step may overshoot)
         let x = st.r[0] - (st.r[2] - 100.0) * a;
@@ -229,7 +247,10 @@ fn highland_width_of_a_pencil_beam_after_one_metre_of_iron() {
     let rms_x = (s_x / nf).sqrt();
     let rho = s_ax / nf / (rms_a * rms_x);
     // standard error of an rms from 20 000 Gaussian draws: 0.5 %
-    assert!((rms_a / theta0 - 1.0).abs() < 0.03, "angle rms {rms_a} vs {theta0}");
+    assert!(
+        (rms_a / theta0 - 1.0).abs() < 0.03,
+        "angle rms {rms_a} vs {theta0}"
+    );
     // Lateral: the spec's L theta0 / sqrt(3) = 0.68 cm assumes the angular
     // variance grows uniformly along the slab. The cumulative rule puts
     // theta_c^2 F'(t) dt of variance at depth t (F' grows slowly with t), so
@@ -253,7 +274,10 @@ fn highland_width_of_a_pencil_beam_after_one_metre_of_iron() {
         * theta_c;
     let lateral = var_x.sqrt();
     assert!((lateral / uniform - 0.973).abs() < 0.002);
-    assert!((rms_x / lateral - 1.0).abs() < 0.03, "lateral rms {rms_x} vs {lateral}");
+    assert!(
+        (rms_x / lateral - 1.0).abs() < 0.03,
+        "lateral rms {rms_x} vs {lateral}"
+    );
     // the angle-position correlation, from the same integrals:
     // cov = theta_c^2 ∫ (L - s) F'(t) dt; for uniform growth sqrt(3)/2
     let cov: f64 = (0..panels)
@@ -406,7 +430,10 @@ fn field_off_lets_most_muons_through() {
     let (loss_off, accepted) = hits_loss(&off, &BASELINE, n);
     // most muons land in the window without a field
     assert!(accepted as f64 > 0.5 * n as f64, "{accepted}");
-    assert!(loss_off > 100.0 * base.max(1.0 / n as f64), "{loss_off} vs {base}");
+    assert!(
+        loss_off > 100.0 * base.max(1.0 / n as f64),
+        "{loss_off} vs {base}"
+    );
 }
 
 #[test]
@@ -442,7 +469,10 @@ fn step_size_does_not_change_the_loss_beyond_statistics() {
     let (l2, k2) = losses[1];
     assert!(k1 > 100 && k2 > 100, "{k1} {k2}");
     let sigma = (l1 + l2).sqrt();
-    assert!((l1 - l2).abs() < 2.0 * sigma, "10 cm: {l1}, 20 cm: {l2}, sigma {sigma}");
+    assert!(
+        (l1 - l2).abs() < 2.0 * sigma,
+        "10 cm: {l1}, 20 cm: {l2}, sigma {sigma}"
+    );
 }
 
 #[test]
@@ -452,14 +482,22 @@ fn common_random_numbers_and_thread_count() {
     let a = sim.sample_x(500, &mut rng_from_seed(1));
     let b = sim.sample_x(500, &mut rng_from_seed(2));
     assert_eq!(a, b);
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    let three = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap();
     let y1 = one.install(|| sim.simulate(&BASELINE, &a, &mut rng_from_seed(5)).unwrap());
     let y3 = three.install(|| sim.simulate(&BASELINE, &a, &mut rng_from_seed(9)).unwrap());
     assert_eq!(y1, y3);
     // a muon's result does not depend on which other muons share the call
     let sub = a.select_rows(&[7, 3]);
-    let ys = sim.simulate(&BASELINE, &sub, &mut rng_from_seed(0)).unwrap();
+    let ys = sim
+        .simulate(&BASELINE, &sub, &mut rng_from_seed(0))
+        .unwrap();
     assert_eq!(ys.row(0), y1.row(7));
     assert_eq!(ys.row(1), y1.row(3));
     // without CRN, calls differ and depend on the request seed only
@@ -467,12 +505,24 @@ fn common_random_numbers_and_thread_count() {
         crn_seed: None,
         ..ShieldSimulator::default()
     };
-    let f1 = one.install(|| fresh.simulate(&BASELINE, &a, &mut rng_from_seed(5)).unwrap());
-    let f3 = three.install(|| fresh.simulate(&BASELINE, &a, &mut rng_from_seed(5)).unwrap());
+    let f1 = one.install(|| {
+        fresh
+            .simulate(&BASELINE, &a, &mut rng_from_seed(5))
+            .unwrap()
+    });
+    let f3 = three.install(|| {
+        fresh
+            .simulate(&BASELINE, &a, &mut rng_from_seed(5))
+            .unwrap()
+    });
     assert_eq!(f1, f3);
-    let reached = (0..a.rows()).filter(|&i| y1.get(i, 1) != NOT_REACHED_Y_CM).count();
+    let reached = (0..a.rows())
+        .filter(|&i| y1.get(i, 1) != NOT_REACHED_Y_CM)
+        .count();
     assert!(reached > 100);
-    let g = fresh.simulate(&BASELINE, &a, &mut rng_from_seed(6)).unwrap();
+    let g = fresh
+        .simulate(&BASELINE, &a, &mut rng_from_seed(6))
+        .unwrap();
     assert_ne!(f1, g);
 }
 
@@ -511,7 +561,10 @@ fn problem_registration() {
     assert_eq!(names[6 + 2 * 6], "dXIn_3");
     assert_eq!(names[41], "gapOut_6");
     let b = p.bounds.as_ref().unwrap();
-    assert!(BASELINE.iter().zip(b).all(|(v, (lo, hi))| lo <= v && v <= hi));
+    assert!(BASELINE
+        .iter()
+        .zip(b)
+        .all(|(v, (lo, hi))| lo <= v && v <= hi));
     assert_eq!(p.psi_name(13), "dXOut_2");
 }
 
@@ -542,19 +595,34 @@ fn bad_parameters_name_the_parameter_and_its_bound() {
     // without the box check, only physical validity counts
     let mut psi = BASELINE.to_vec();
     psi[6 + 12] = 200.0;
-    assert!(unbounded().simulate(&psi, &x, &mut rng_from_seed(0)).is_ok());
+    assert!(unbounded()
+        .simulate(&psi, &x, &mut rng_from_seed(0))
+        .is_ok());
 }
 
 #[test]
 fn bad_muon_files_give_the_line_number() {
-    let ok = "px,py,pz,x0,y0,z0,pdg\n0.1,0,50,0,0,-100,13\n\n# comment\n-0.2,0.1,80,1,2,-90,-13,1.5\n";
+    let ok =
+        "px,py,pz,x0,y0,z0,pdg\n0.1,0,50,0,0,-100,13\n\n# comment\n-0.2,0.1,80,1,2,-90,-13,1.5\n";
     let rows = parse_muon_csv("m.csv", ok).unwrap();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1], [-0.2, 0.1, 80.0, 1.0, 2.0, -90.0, -13.0]);
     let cases = [
-        ("0,0,50,0,0,-100,13\n0,0,50,0,0,-100\n", 2, "found 6 columns"),
-        ("0,0,50,0,0,-100,13\n0,0,50,0,0,-100,11\n", 2, "unknown PDG code 11"),
-        ("px,py,pz,x0,y0,z0,pdg\n0,0,50,0,0,-100,13\n0,nan,50,0,0,-100,13\n", 3, "py"),
+        (
+            "0,0,50,0,0,-100,13\n0,0,50,0,0,-100\n",
+            2,
+            "found 6 columns",
+        ),
+        (
+            "0,0,50,0,0,-100,13\n0,0,50,0,0,-100,11\n",
+            2,
+            "unknown PDG code 11",
+        ),
+        (
+            "px,py,pz,x0,y0,z0,pdg\n0,0,50,0,0,-100,13\n0,nan,50,0,0,-100,13\n",
+            3,
+            "py",
+        ),
         ("0,0,inf,0,0,-100,13\n", 1, "pz"),
         ("0,0,50,abc,0,-100,13\n", 1, "x0"),
         ("0,0,-5,0,0,-100,13\n", 1, "pz > 0"),
@@ -562,7 +630,10 @@ fn bad_muon_files_give_the_line_number() {
     ];
     for (text, line, what) in cases {
         let e = parse_muon_csv("m.csv", text).unwrap_err().to_string();
-        assert!(e.contains(&format!("line {line}")) && e.contains(what), "{text:?}: {e}");
+        assert!(
+            e.contains(&format!("line {line}")) && e.contains(what),
+            "{text:?}: {e}"
+        );
     }
     assert!(parse_muon_csv("m.csv", "\n# nothing\n").is_err());
 }
@@ -574,8 +645,15 @@ fn zero_muons_reaching_the_plane_is_a_valid_zero_objective() {
     let n = 50;
     let mut x = Matrix::zeros(n, 7);
     for i in 0..n {
-        x.row_mut(i)
-            .copy_from_slice(&[0.0, 0.0, 1.0, 0.0, 0.0, -100.0, if i % 2 == 0 { 13.0 } else { -13.0 }]);
+        x.row_mut(i).copy_from_slice(&[
+            0.0,
+            0.0,
+            1.0,
+            0.0,
+            0.0,
+            -100.0,
+            if i % 2 == 0 { 13.0 } else { -13.0 },
+        ]);
     }
     let y = sim.simulate(&BASELINE, &x, &mut rng_from_seed(0)).unwrap();
     assert!(y.as_slice().chunks(2).all(|r| r == [0.0, NOT_REACHED_Y_CM]));

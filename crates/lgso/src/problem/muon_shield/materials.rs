@@ -111,7 +111,8 @@ impl StoppingTable {
     pub fn get() -> &'static StoppingTable {
         static TABLE: OnceLock<StoppingTable> = OnceLock::new();
         TABLE.get_or_init(|| {
-            let at = |i: usize| (LN_T_MIN + (LN_T_MAX - LN_T_MIN) * i as f64 / (GRID - 1) as f64).exp();
+            let at =
+                |i: usize| (LN_T_MIN + (LN_T_MAX - LN_T_MIN) * i as f64 / (GRID - 1) as f64).exp();
             StoppingTable {
                 total: (0..GRID).map(|i| stopping_power(at(i))).collect(),
                 discrete: (0..GRID).map(|i| stopping_power_discrete(at(i))).collect(),

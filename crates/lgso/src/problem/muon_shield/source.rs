@@ -97,7 +97,11 @@ pub fn smear_beam(m: &mut [f64; X_DIM], rng: &mut impl RngCore) {
 /// probability 1/3 each; vertex on the beam axis at depth
 /// `Exp(26 cm) <= 140 cm`.
 pub fn enhanced(rng: &mut impl RngCore) -> [f64; X_DIM] {
-    let pdg = if rng.random::<f64>() < 0.5 { -13.0 } else { 13.0 };
+    let pdg = if rng.random::<f64>() < 0.5 {
+        -13.0
+    } else {
+        13.0
+    };
     let p = 10.0 + 340.0 * rng.random::<f64>();
     let pt_max = if p <= 100.0 {
         4.0
@@ -133,7 +137,11 @@ pub fn physical(rng: &mut impl RngCore) -> [f64; X_DIM] {
         13.0
     };
     let p = loop {
-        let mean = if rng.random::<f64>() < 0.8 { 15.0 } else { 42.0 };
+        let mean = if rng.random::<f64>() < 0.8 {
+            15.0
+        } else {
+            42.0
+        };
         let p = 10.0 - mean * (1.0 - rng.random::<f64>()).ln();
         if p <= 400.0 {
             break p;
@@ -250,7 +258,10 @@ pub fn parse_muon_csv(file: &str, text: &str) -> Result<Vec<[f64; X_DIM]>> {
         rows.push(m);
     }
     if rows.is_empty() {
-        return Err(err(0, format!("no muons found; expected lines of {expected}")));
+        return Err(err(
+            0,
+            format!("no muons found; expected lines of {expected}"),
+        ));
     }
     Ok(rows)
 }

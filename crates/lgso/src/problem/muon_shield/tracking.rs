@@ -10,12 +10,11 @@ use rand_distr::StandardNormal;
 
 use super::field::{classify, field, Region};
 use super::geometry::{
-    Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE, Z_ABSORBER_FIELD,
-    Z_ABSORBER_START, Z_WALL_END, Z_WALL_START,
+    Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE, Z_ABSORBER_FIELD, Z_ABSORBER_START,
+    Z_WALL_END, Z_WALL_START,
 };
 use super::materials::{
-    highland_f, mean_discrete_fraction, Material, StoppingTable, CONCRETE, C_LIGHT, IRON,
-    MUON_MASS,
+    highland_f, mean_discrete_fraction, Material, StoppingTable, CONCRETE, C_LIGHT, IRON, MUON_MASS,
 };
 
 /// Half-width of the sensitive plane in x, cm (20 m wide [S11][S12]).
@@ -224,6 +223,14 @@ fn sin_cos(a: f64) -> (f64, f64) {
     }
 }
 
+/// `r += a v`.
+#[inline]
+fn axpy(r: &mut [f64; 3], a: f64, v: &[f64; 3]) {
+    for (ri, vi) in r.iter_mut().zip(v) {
+        *ri += a * vi;
+    }
+}
+
 /// Rodrigues' rotation of `v` about the unit vector `k` by angle `a`.
 #[inline]
 fn rotate(v: [f64; 3], k: [f64; 3], a: f64) -> [f64; 3] {
@@ -260,14 +267,11 @@ pub fn step(
         // alpha = -c q |B| (ds / 100 m) / p (§6.2 step 1).
         let alpha = -C_LIGHT * st.q * bmag * (ds * 0.01) / st.p;
         let chord = rotate(st.d, k, 0.5 * alpha);
-        for i in 0..3 {
-            st.r[i] += ds * chord[i];
-        }
+        axpy(&mut st.r, ds, &chord);
         st.d = rotate(st.d, k, alpha);
     } else {
-        for i in 0..3 {
-            st.r[i] += ds * st.d[i];
-        }
+        let d = st.d;
+        axpy(&mut st.r, ds, &d);
     }
     let Some(mat) = medium.material else {
         return true;
@@ -329,11 +333,11 @@ pub fn step(
         let shift_u = ds * theta * (z1u * INV_SQRT12 + 0.5 * z2u);
         let shift_v = ds * theta * (z1v * INV_SQRT12 + 0.5 * z2v);
         let (au, av) = (theta * z2u, theta * z2v);
-        let mut nd = [0.0; 3];
-        for i in 0..3 {
-            st.r[i] += shift_u * u[i] + shift_v * v[i];
-            nd[i] = d[i] + au * u[i] + av * v[i];
-        }
+        axpy(&mut st.r, shift_u, &u);
+        axpy(&mut st.r, shift_v, &v);
+        let mut nd = d;
+        axpy(&mut nd, au, &u);
+        axpy(&mut nd, av, &v);
         let n = (nd[0] * nd[0] + nd[1] * nd[1] + nd[2] * nd[2]).sqrt();
         st.d = [nd[0] / n, nd[1] / n, nd[2] / n];
     }
@@ -451,13 +455,15 @@ impl<'a> Tracker<'a> {
         // Free flight to the absorber face.
         if st.r[2] < Z_ABSORBER_START {
             let t = (Z_ABSORBER_START - st.r[2]) / st.d[2];
-            for i in 0..3 {
-                st.r[i] += t * st.d[i];
-            }
+            let d = st.d;
+            axpy(&mut st.r, t, &d);
             record(st.r);
         }
         let z_end = self.shield.z_end;
-        let mut zi = self.bounds.partition_point(|&b| b <= st.r[2]).saturating_sub(1);
+        let mut zi = self
+            .bounds
+            .partition_point(|&b| b <= st.r[2])
+            .saturating_sub(1);
         while st.r[2] < z_end && zi < self.zones.len() {
             if st.r[0].abs() > TUNNEL_HALF_SIZE || st.r[1].abs() > TUNNEL_HALF_SIZE {
                 return end(Status::LeftTunnel, &st, steps);
@@ -531,9 +537,8 @@ impl<'a> Tracker<'a> {
         }
         // Straight drift to the plane.
         let t = (self.shield.z_plane - st.r[2]) / st.d[2];
-        for i in 0..3 {
-            st.r[i] += t * st.d[i];
-        }
+        let d = st.d;
+        axpy(&mut st.r, t, &d);
         record(st.r);
         if st.r[0].abs() > PLANE_HALF_X || st.r[1].abs() > PLANE_HALF_Y {
             return end(Status::LeftTunnel, &st, steps);
