@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use lgso::problem::muon_shield::{
-    check_psi, hit_weight, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield, ShieldSimulator,
-    Spectrum, Status, Tracker, BASELINE, N_PSI,
+    hit_weight, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield, ShieldSimulator, Spectrum,
+    Status, Tracker, BASELINE, N_PSI,
 };
 use lgso::seed::rng_from_seed;
 use plotters::prelude::*;
@@ -314,7 +314,6 @@ fn draw(a: &DrawArgs) -> anyhow::Result<ExitCode> {
     let psi = read_psi(&a.common.psi)?;
     let sim = simulator(&a.common)?;
     let shield = sim.shield(&psi)?;
-    check_psi("muon-shield", &psi, sim.bounds.as_deref())?;
     let mut rng = rng_from_seed(a.common.seed);
     let pool = sim.muons(a.tracks.max(1) * 20, &mut rng);
     let tracker = Tracker::new(&shield);

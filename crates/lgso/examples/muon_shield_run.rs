@@ -40,6 +40,9 @@ impl Observer for Print {
             r.seconds_simulate,
             r.seconds_total
         );
+        let psi: Vec<String> = r.psi.iter().map(|v| format!("{v:.4}")).collect();
+        println!("psi {}", psi.join(" "));
+        self.last = r.psi.clone();
         Ok(())
     }
 

@@ -289,9 +289,14 @@ pub fn step(
             let lambda = mass_thickness * s_disc * 1e-3 / (*MEAN_V * e0);
             // Poisson(lambda) events by inversion (lambda << 1 in practice).
             let u: f64 = rng.random();
-            let mut k_prob = (-lambda).exp();
-            let mut cum = k_prob;
             let mut k = 0u32;
+            // exp(-lambda) >= 1 - lambda: below that no event, without exp
+            let (mut k_prob, mut cum) = if u <= 1.0 - lambda {
+                (0.0, 1.0)
+            } else {
+                let p0 = (-lambda).exp();
+                (p0, p0)
+            };
             while u > cum && k < 50 {
                 k += 1;
                 k_prob *= lambda / k as f64;
@@ -471,10 +476,10 @@ impl<'a> Tracker<'a> {
             let z_hi = self.bounds[zi + 1];
             let dist = (z_hi - st.r[2]) / st.d[2] + 1e-6;
             let zone = self.zones[zi];
-            let ds = if zone == Zone::Air {
-                dist
-            } else {
-                dist.min(cfg.step_max_cm)
+            let ds = match zone {
+                Zone::Air => dist,
+                Zone::Magnet(i) if self.clear_of_iron(i, &st, dist) => dist,
+                _ => dist.min(cfg.step_max_cm),
             };
             let mid = [
                 st.r[0] + 0.5 * ds * st.d[0],
@@ -544,6 +549,26 @@ impl<'a> Tracker<'a> {
             return end(Status::LeftTunnel, &st, steps);
         }
         end(Status::Reached, &st, steps)
+    }
+
+    /// Whether the straight segment from the muon's position over path
+    /// length `ds` stays outside the outer box of magnet `i`'s iron
+    /// (`|x| > 2 dX + g` or `|y| > dY + dX`) on one side. The box edges are
+    /// linear in z and so is the coordinate (no sign change), so being
+    /// outside at both ends means outside all along: the whole segment is
+    /// air and is crossed in one step.
+    fn clear_of_iron(&self, i: usize, st: &MuonState, ds: f64) -> bool {
+        let m = &self.shield.magnets[i];
+        let end = [
+            st.r[0] + ds * st.d[0],
+            st.r[1] + ds * st.d[1],
+            st.r[2] + ds * st.d[2],
+        ];
+        let (a, b) = (m.section_at(st.r[2]), m.section_at(end[2]));
+        let outside = |axis: usize, half_a: f64, half_b: f64| {
+            st.r[axis] * end[axis] > 0.0 && st.r[axis].abs() > half_a && end[axis].abs() > half_b
+        };
+        outside(0, 2.0 * a.dx + a.gap, 2.0 * b.dx + b.gap) || outside(1, a.dy + a.dx, b.dy + b.dx)
     }
 
     /// The field of magnet `i` at `mid` (zero outside its iron pieces).
