@@ -454,25 +454,32 @@ fn longer_magnets_and_stronger_fields_lower_the_loss() {
 
 #[test]
 fn step_size_does_not_change_the_loss_beyond_statistics() {
+    // §8.2: 5, 10 and 20 cm steps.
     // dZ x 0.9 lets a few hundred muons into the window: enough for a
     // meaningful comparison. Poisson errors of the two (correlated, CRN)
     // estimates are added as if independent: sigma_L^2 ~ L * max w.
     let n = 20_000;
     let psi = scaled_dz(0.9);
     let mut losses = Vec::new();
-    for step in [10.0, 20.0] {
+    let steps = [5.0, 10.0, 20.0];
+    for step in steps {
         let mut sim = unbounded();
         sim.sim.step_max_cm = step;
         losses.push(hits_loss(&sim, &psi, n));
     }
-    let (l1, k1) = losses[0];
-    let (l2, k2) = losses[1];
-    assert!(k1 > 100 && k2 > 100, "{k1} {k2}");
-    let sigma = (l1 + l2).sqrt();
-    assert!(
-        (l1 - l2).abs() < 2.0 * sigma,
-        "10 cm: {l1}, 20 cm: {l2}, sigma {sigma}"
-    );
+    for a in 0..3 {
+        for b in a + 1..3 {
+            let ((l1, k1), (l2, k2)) = (losses[a], losses[b]);
+            assert!(k1 > 100 && k2 > 100, "{k1} {k2}");
+            let sigma = (l1 + l2).sqrt();
+            assert!(
+                (l1 - l2).abs() < 2.0 * sigma,
+                "{} cm: {l1}, {} cm: {l2}, sigma {sigma}",
+                steps[a],
+                steps[b]
+            );
+        }
+    }
 }
 
 #[test]
