@@ -42,6 +42,8 @@ pub enum Command {
     /// Benchmark the simulator protocol: samples per second through an
     /// external simulator with 1 and 2 workers against in-process.
     BenchProtocol(BenchProtocolArgs),
+    /// The SHiP muon-shield simulator: simulate, draw, bench.
+    Shield(crate::shield::ShieldArgs),
 }
 
 /// Arguments of `lgso resume`.

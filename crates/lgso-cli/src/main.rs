@@ -26,6 +26,7 @@ mod progress;
 mod resume;
 mod run;
 mod run_dir;
+mod shield;
 mod text;
 
 use args::{Cli, Command};
@@ -71,6 +72,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Resume(a) => resume::resume(a),
         Command::Export(a) => resume::export(a),
         Command::BenchProtocol(a) => bench_protocol::bench_protocol(a),
+        Command::Shield(a) => shield::shield(a),
     }
 }
 

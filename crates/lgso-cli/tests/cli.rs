@@ -190,7 +190,7 @@ fn problems_lists_every_problem() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(lgso::problem::NAMES.len(), 5);
+    assert_eq!(lgso::problem::NAMES.len(), 6);
     for name in lgso::problem::NAMES {
         assert!(
             stdout.lines().any(|l| l.starts_with(&format!("{name} "))),

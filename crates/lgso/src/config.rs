@@ -857,7 +857,7 @@ impl Config {
             return Err(Error::config(
                 "method",
                 "a problem with an exact objective for `oracle` (every built-in problem but \
-                 boston-nn)",
+                 boston-nn and muon-shield)",
                 format!("\"oracle\" on {}", problem.name),
             ));
         }

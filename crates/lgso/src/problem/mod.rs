@@ -16,6 +16,7 @@ use crate::seed::{rng_from_seed, Rng};
 mod assets;
 mod boston_nn;
 pub mod external;
+pub mod muon_shield;
 mod rosenbrock;
 mod submanifold_hump;
 mod three_hump;
@@ -169,6 +170,7 @@ pub const NAMES: &[&str] = &[
     "submanifold-rosenbrock",
     "submanifold-hump",
     "boston-nn",
+    "muon-shield",
 ];
 
 /// The problem name of a run on an external simulator (`lgso run
@@ -193,6 +195,7 @@ pub fn by_name(name: &str) -> Result<Problem> {
              or `[simulator] command = [\"PROGRAM\", \"ARG\"]`",
             "none",
         )),
+        "muon-shield" => Ok(muon_shield::problem()),
         _ => Err(Error::UnknownProblem {
             name: name.to_string(),
             known: NAMES.join(", "),

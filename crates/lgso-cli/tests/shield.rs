@@ -1,0 +1,198 @@
+//! End-to-end tests of `lgso shield` (issue #6): `simulate` prints the
+//! fractions per status, hits, objective, mass and length; `draw` writes a
+//! PNG; bad psi files, muon files and options give one `error:` line naming
+//! the culprit, exit code 2, no panic.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("lgso-shield-test-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("create test dir");
+    d
+}
+
+fn lgso(dir: &PathBuf, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lgso"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run lgso")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts exit code 2 and exactly one `error:` line containing every
+/// string of `needles`.
+fn assert_error(o: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "stderr: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    for n in needles {
+        assert!(lines[0].contains(n), "`{n}` not in: {err}");
+    }
+    assert!(!err.contains("panicked"));
+}
+
+#[test]
+fn simulate_reports_statuses_objective_mass_and_length() {
+    let d = dir("simulate");
+    let o = lgso(
+        &d,
+        &["shield", "simulate", "--muons", "2000", "--step", "20"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    for needle in [
+        "2000 muons",
+        "reached",
+        "stopped",
+        "left_tunnel",
+        "backward",
+        "objective L_hits",
+        "mass:   1276197 kg",
+        "length: 3544.0 cm",
+        "wall time",
+    ] {
+        assert!(out.contains(needle), "`{needle}` not in:\n{out}");
+    }
+    // the four fractions add up to 1
+    let total: f64 = out
+        .lines()
+        .filter(|l| {
+            ["reached", "stopped", "left_tunnel", "backward"]
+                .iter()
+                .any(|s| l.trim_start().starts_with(s))
+        })
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(total, 2000.0);
+    // a psi file in the spec's notation (with `|`) gives the same numbers
+    fs::write(
+        d.join("psi.txt"),
+        "208 207 281 248 305 242 | 72 51 29 46 10 7 | 54 38 46 192 14 9 | 10 31 35 31 51 11 |\n\
+         3 32 54 24 8 8 | 22 32 209 35 8 13 | 33 77 85 241 9 26\n",
+    )
+    .unwrap();
+    let o2 = lgso(
+        &d,
+        &[
+            "shield", "simulate", "--muons", "2000", "--step", "20", "--psi", "psi.txt",
+        ],
+    );
+    let strip = |s: String| -> String {
+        s.lines()
+            .filter(|l| !l.contains("wall time"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(stdout(&o2)), strip(out));
+}
+
+#[test]
+fn draw_writes_a_png() {
+    let d = dir("draw");
+    let o = lgso(
+        &d,
+        &["shield", "draw", "--out", "layout.png", "--tracks", "4"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = fs::read(d.join("layout.png")).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn bad_inputs_give_one_error_line() {
+    let d = dir("bad");
+    let mut psi: Vec<String> = [
+        208, 207, 281, 248, 305, 242, 72, 51, 29, 46, 10, 7, 54, 38, 46, 192, 14, 9, 10, 31, 35,
+        31, 51, 11, 3, 32, 54, 24, 8, 8, 22, 32, 209, 35, 8, 13, 33, 77, 85, 241, 9, 26,
+    ]
+    .iter()
+    .map(|v| v.to_string())
+    .collect();
+    psi[18] = "500".into(); // dXIn_3
+    fs::write(d.join("out_of_bounds.txt"), psi.join(" ")).unwrap();
+    let o = lgso(
+        &d,
+        &[
+            "shield",
+            "simulate",
+            "--muons",
+            "10",
+            "--psi",
+            "out_of_bounds.txt",
+        ],
+    );
+    assert_error(&o, &["dXIn_3", "[3, 100]"]);
+    psi[18] = "10".into();
+    psi[41] = "0".into();
+    fs::write(d.join("zero_gap.txt"), psi.join(" ")).unwrap();
+    let o = lgso(
+        &d,
+        &[
+            "shield",
+            "simulate",
+            "--muons",
+            "10",
+            "--psi",
+            "zero_gap.txt",
+        ],
+    );
+    assert_error(&o, &["gapOut_6", "not physical"]);
+    fs::write(d.join("short.txt"), "1 2 3").unwrap();
+    let o = lgso(&d, &["shield", "simulate", "--psi", "short.txt"]);
+    assert_error(&o, &["short.txt", "found 3 numbers, expected 42"]);
+    fs::write(
+        d.join("muons.csv"),
+        "0,0,50,0,0,-100,13\n0,0,50,0,0,-100,22\n",
+    )
+    .unwrap();
+    let o = lgso(&d, &["shield", "simulate", "--spectrum", "muons.csv"]);
+    assert_error(&o, &["muons.csv", "line 2", "unknown PDG code 22"]);
+    fs::write(d.join("cols.csv"), "0,0,50,0,0\n").unwrap();
+    let o = lgso(&d, &["shield", "simulate", "--spectrum", "cols.csv"]);
+    assert_error(&o, &["line 1", "found 5 columns"]);
+    let o = lgso(&d, &["shield", "simulate", "--step", "0"]);
+    assert_error(&o, &["--step"]);
+    let o = lgso(&d, &["shield", "simulate", "--spectrum", "missing.csv"]);
+    assert_error(&o, &["missing.csv"]);
+}
+
+#[test]
+fn muon_file_input_runs() {
+    let d = dir("file");
+    fs::write(
+        d.join("muons.csv"),
+        "px,py,pz,x0,y0,z0,pdg,weight\n0,0,1,0,0,-100,13,1\n0.5,0,300,0,0,-100,-13,1\n",
+    )
+    .unwrap();
+    let o = lgso(
+        &d,
+        &[
+            "shield",
+            "simulate",
+            "--spectrum",
+            "muons.csv",
+            "--muons",
+            "4",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("file (2 muons)"), "{out}");
+    // two of the four rows are the 1 GeV/c muon, which ranges out
+    let stopped = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("stopped"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap();
+    assert!(stopped >= 2, "{out}");
+}
