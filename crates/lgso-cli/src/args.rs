@@ -32,7 +32,7 @@ pub enum Command {
     /// results.csv, a Markdown table and one comparison plot per problem.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
-    /// Time one GAN surrogate fit on real trust-region data.
+    /// Time one surrogate fit (GAN by default) on real trust-region data.
     #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
 }
@@ -142,9 +142,16 @@ pub struct BenchFitArgs {
     /// Training samples.
     #[arg(long, value_name = "K", default_value_t = 48_000, value_parser = parse_count)]
     pub samples: usize,
-    /// Passes over the training set.
-    #[arg(long, value_name = "E", default_value_t = 15)]
-    pub epochs: usize,
+    /// Passes over the training set; default: the surrogate's configured
+    /// epochs (GAN 15, FFJORD 25, MDN 10).
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<usize>,
+    /// Surrogate family: gan, ffjord or mdn.
+    #[arg(long, value_name = "NAME", default_value = "gan")]
+    pub surrogate: String,
+    /// TOML config file whose [gan], [ffjord] or [mdn] settings are used.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Seed of the data and the fit.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,

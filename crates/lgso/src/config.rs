@@ -47,6 +47,10 @@ pub struct Config {
     pub lgso: LgsoConfig,
     /// Settings of the GAN surrogate.
     pub gan: GanConfig,
+    /// Settings of the FFJORD surrogate.
+    pub ffjord: FfjordConfig,
+    /// Settings of the mixture-density-network surrogate.
+    pub mdn: MdnConfig,
     /// Numerical differentiation baseline.
     pub numdiff: NumDiffConfig,
     /// Guided evolutionary strategies baseline.
@@ -86,6 +90,8 @@ impl Default for Config {
             monitor: MonitorConfig::default(),
             lgso: LgsoConfig::default(),
             gan: GanConfig::default(),
+            ffjord: FfjordConfig::default(),
+            mdn: MdnConfig::default(),
             numdiff: NumDiffConfig::default(),
             ges: GesConfig::default(),
             reinforce: ReinforceConfig::default(),
@@ -131,7 +137,9 @@ impl Default for MonitorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LgsoConfig {
-    /// Surrogate family: `gan` (the conditional Cramer GAN).
+    /// Surrogate family: `gan` (the conditional Cramer GAN, default),
+    /// `ffjord` (a conditional continuous normalizing flow) or `mdn` (a
+    /// conditional mixture density network); see [`SURROGATES`].
     pub surrogate: String,
     /// `N`, parameter points per iteration drawn by Latin hypercube in the
     /// trust region (the centre is added: N + 1 points). Default: per
@@ -246,6 +254,98 @@ impl Default for GanConfig {
             instance_noise: 0.01,
             gradient_penalty: 10.0,
             leaky_slope: 0.01,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// The surrogate families `lgso.surrogate` may name.
+pub const SURROGATES: [&str; 3] = ["gan", "ffjord", "mdn"];
+
+/// FFJORD surrogate settings (lgso.md, "FFJORD surrogate of the
+/// reference"; [`crate::surrogate::ffjord`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FfjordConfig {
+    /// Hidden widths of the dynamics network `[y, t, x, psi] -> ... -> y`,
+    /// tanh. Default [32, 32] (one block).
+    pub hidden: Vec<usize>,
+    /// Adam learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999) (PyTorch's).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 25.
+    pub epochs: usize,
+    /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
+    /// to the training y. Default 0.01.
+    pub instance_noise: f64,
+    /// Classical RK4 steps over `t in [0, 1]`, in training and sampling.
+    /// Default 4.
+    pub ode_steps: usize,
+    /// Exact divergence (one vector-Jacobian product per y dimension) for y
+    /// dimensions up to this; the Hutchinson estimator above. Default 2.
+    pub exact_trace_max_dim: usize,
+    /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl Default for FfjordConfig {
+    fn default() -> Self {
+        FfjordConfig {
+            hidden: vec![32, 32],
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 25,
+            instance_noise: 0.01,
+            ode_steps: 4,
+            exact_trace_max_dim: 2,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// Mixture-density-network surrogate settings
+/// ([`crate::surrogate::mdn`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnConfig {
+    /// Gaussian components per y coordinate. Default 5.
+    pub components: usize,
+    /// Hidden widths of each coordinate's network, tanh. Default [64, 64].
+    pub hidden: Vec<usize>,
+    /// Adam learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 10.
+    pub epochs: usize,
+    /// Instance noise, as [`FfjordConfig::instance_noise`]. Default 0.01.
+    pub instance_noise: f64,
+    /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl Default for MdnConfig {
+    fn default() -> Self {
+        MdnConfig {
+            components: 5,
+            hidden: vec![64, 64],
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 10,
+            instance_noise: 0.01,
             shards: 2,
             threads: 0,
         }
@@ -729,13 +829,14 @@ impl Config {
         }
         self.validate_baselines()?;
         let l = &self.lgso;
-        if l.surrogate != "gan" {
+        if !SURROGATES.contains(&l.surrogate.as_str()) {
             return Err(Error::config(
                 "lgso.surrogate",
-                "\"gan\"",
+                format!("one of {}", SURROGATES.join(", ")),
                 format!("{:?}", l.surrogate),
             ));
         }
+        self.validate_flows()?;
         if let Some(eps) = l.eps {
             positive("lgso.eps", eps)?;
         }
@@ -810,6 +911,35 @@ impl Config {
 }
 
 impl Config {
+    /// Checks `[ffjord]` and `[mdn]`.
+    fn validate_flows(&self) -> Result<()> {
+        let f = &self.ffjord;
+        widths("ffjord.hidden", &f.hidden)?;
+        positive("ffjord.lr", f.lr)?;
+        betas("ffjord.betas", f.betas)?;
+        at_least("ffjord.batch_size", f.batch_size, 2)?;
+        at_most("ffjord.batch_size", f.batch_size, MAX_SAMPLES)?;
+        at_least("ffjord.epochs", f.epochs, 1)?;
+        non_negative("ffjord.instance_noise", f.instance_noise)?;
+        at_least("ffjord.ode_steps", f.ode_steps, 1)?;
+        at_most("ffjord.ode_steps", f.ode_steps, 10_000)?;
+        at_least("ffjord.shards", f.shards, 1)?;
+        at_most("ffjord.shards", f.shards, 1024)?;
+        let d = &self.mdn;
+        at_least("mdn.components", d.components, 1)?;
+        at_most("mdn.components", d.components, MAX_WIDTH)?;
+        widths("mdn.hidden", &d.hidden)?;
+        positive("mdn.lr", d.lr)?;
+        betas("mdn.betas", d.betas)?;
+        at_least("mdn.batch_size", d.batch_size, 2)?;
+        at_most("mdn.batch_size", d.batch_size, MAX_SAMPLES)?;
+        at_least("mdn.epochs", d.epochs, 1)?;
+        non_negative("mdn.instance_noise", d.instance_noise)?;
+        at_least("mdn.shards", d.shards, 1)?;
+        at_most("mdn.shards", d.shards, 1024)?;
+        Ok(())
+    }
+
     fn validate_baselines(&self) -> Result<()> {
         let d = &self.numdiff;
         positive("numdiff.step", d.step)?;
@@ -981,6 +1111,18 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A non-empty list of hidden widths in `1..=MAX_WIDTH`.
+fn widths(key: &str, w: &[usize]) -> Result<()> {
+    if w.is_empty() || w.iter().any(|&v| v == 0 || v > MAX_WIDTH) {
+        return Err(Error::config(
+            key,
+            format!("a non-empty list of widths from 1 to {MAX_WIDTH}, e.g. [32, 32]"),
+            format!("{w:?}"),
+        ));
+    }
+    Ok(())
 }
 
 fn at_most(key: &str, v: usize, max: usize) -> Result<()> {

@@ -16,10 +16,16 @@ use crate::problem::Objective;
 use crate::seed::Rng;
 
 pub mod activation;
+pub mod ffjord;
 pub mod gan;
+pub mod mdn;
 pub mod mlp;
+pub mod ode;
+pub(crate) mod train;
 
+pub use ffjord::{Ffjord, FittedFfjord};
 pub use gan::{CramerGan, FittedGan};
+pub use mdn::{FittedMdn, Mdn};
 
 /// What one fit did, for the trace and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
