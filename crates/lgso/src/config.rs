@@ -320,16 +320,20 @@ pub struct MdnConfig {
     pub components: usize,
     /// Hidden widths of each coordinate's network, tanh. Default [64, 64].
     pub hidden: Vec<usize>,
-    /// Adam learning rate. Default 1e-3.
+    /// Adam learning rate at the start of the fit. Default 3e-3.
     pub lr: f64,
     /// Adam betas. Default (0.9, 0.999).
     pub betas: [f64; 2],
     /// Minibatch size. Default 512.
     pub batch_size: usize,
-    /// Passes over the training set per fit. Default 10.
+    /// Passes over the training set per fit. Default 30.
     pub epochs: usize,
     /// Instance noise, as [`FfjordConfig::instance_noise`]. Default 0.01.
     pub instance_noise: f64,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit
+    /// (without it the last iterate keeps Adam's minibatch noise). Default
+    /// true.
+    pub cosine_decay: bool,
     /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
     pub shards: usize,
     /// Threads of one fit (0 = all cores). Default 0.
@@ -341,11 +345,12 @@ impl Default for MdnConfig {
         MdnConfig {
             components: 5,
             hidden: vec![64, 64],
-            lr: 1e-3,
+            lr: 3e-3,
             betas: [0.9, 0.999],
             batch_size: 512,
-            epochs: 10,
+            epochs: 30,
             instance_noise: 0.01,
+            cosine_decay: true,
             shards: 2,
             threads: 0,
         }

@@ -33,7 +33,7 @@ use candle_core::Tensor;
 
 use super::mlp::{tensor_f32, Activation, Init, Mlp};
 use super::train::{
-    loss_and_grads, minibatches, over_shards, NetAdam, Prepared, Scaling, Schedule, Shard,
+    cosine_lr, loss_and_grads, minibatches, over_shards, steps_per_fit, NetAdam, Prepared, Scaling, Schedule, Shard,
     HALF_LN_2PI,
 };
 use super::{FitReport, FittedSurrogate, Surrogate};
@@ -306,9 +306,15 @@ impl Mdn {
             shards: cfg.shards,
             threads: cfg.threads,
         };
+        let total = steps_per_fit(prep.k, &schedule);
+        let mut taken = 0;
         let (steps, last_loss) = minibatches(&prep, schedule, rng, |pool, shards, rngs| {
             let (l, g) = over_shards(pool, shards, rngs, &shard_loss)?;
+            if cfg.cosine_decay {
+                opt.set_lr(cosine_lr(cfg.lr, taken, total));
+            }
             opt.step(&g)?;
+            taken += 1;
             Ok((l, 1))
         })?;
         if !last_loss.is_finite() {

@@ -193,6 +193,11 @@ impl NetAdam {
         })
     }
 
+    /// Sets the learning rate of the next steps.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr as f32;
+    }
+
     /// One Adam step with gradients given as flat vectors, one per variable.
     ///
     /// # Errors
@@ -364,6 +369,23 @@ where
         }
     }
     Ok((loss, acc.unwrap_or_default()))
+}
+
+/// The cosine learning-rate schedule (Loshchilov & Hutter, "SGDR", ICLR
+/// 2017, eq. 5 with one cycle and a floor of 0): `lr * (1 + cos(pi s / S)) / 2`
+/// at step `s` of `S`.
+pub(crate) fn cosine_lr(lr: f64, step: usize, total: usize) -> f64 {
+    let frac = step as f64 / total.max(1) as f64;
+    0.5 * lr * (1.0 + (std::f64::consts::PI * frac.min(1.0)).cos())
+}
+
+/// Optimizer steps of [`minibatches`] (one per minibatch of at least 2
+/// rows) for `k` samples.
+pub(crate) fn steps_per_fit(k: usize, schedule: &Schedule) -> usize {
+    let bs = schedule.batch_size.min(k).max(1);
+    let full = k / bs;
+    let rest = k % bs;
+    schedule.epochs * (full + usize::from(rest >= 2))
 }
 
 /// How minibatches are drawn and split.

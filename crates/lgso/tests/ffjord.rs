@@ -1,0 +1,351 @@
+//! FFJORD tests: the RK4 solver against a closed-form ODE solution, the
+//! log-density of a linear flow against its closed form, the divergence and
+//! the training gradient against finite differences, a fit of a known
+//! conditional law, and the psi-derivative of a sample against finite
+//! differences.
+
+use candle_core::{DType, Device, Tensor, Var};
+use lgso::config::FfjordConfig;
+use lgso::data::{Matrix, Samples};
+use lgso::seed::rng_from_seed;
+use lgso::surrogate::ffjord::{dynamics_and_divergence, dynamics_net, log_density_standardized};
+use lgso::surrogate::mlp::{Activation, Init, Mlp};
+use lgso::surrogate::ode::rk4;
+use lgso::surrogate::{Ffjord, FittedSurrogate};
+use nalgebra::Matrix2;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+fn t64(v: Vec<f64>, r: usize, c: usize) -> Tensor {
+    Tensor::from_vec(v, (r, c), &Device::Cpu).unwrap()
+}
+
+fn randn64(r: usize, c: usize, rng: &mut lgso::seed::Rng) -> Vec<f64> {
+    (0..r * c)
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(rng);
+            z
+        })
+        .collect()
+}
+
+fn vec2(t: &Tensor) -> Vec<Vec<f64>> {
+    t.to_dtype(DType::F64).unwrap().to_vec2::<f64>().unwrap()
+}
+
+/// dy/dt = -t y, y(0) = 1 has y(t) = exp(-t^2 / 2); RK4's global error is
+/// O(h^4): 20 steps over [0, 2] must be within 1e-5, and halving h must
+/// shrink the error about 16-fold.
+#[test]
+fn rk4_matches_the_closed_form_with_fourth_order_error() {
+    let err = |steps: usize| {
+        let y0 = t64(vec![1.0], 1, 1);
+        let out = rk4(vec![y0], 0.0, 2.0, steps, |t, s| {
+            Ok(vec![s[0].affine(-t, 0.0)?])
+        })
+        .unwrap();
+        (vec2(&out[0])[0][0] - (-2.0f64).exp()).abs()
+    };
+    let (e10, e20) = (err(10), err(20));
+    assert!(e20 < 1e-5, "error with 20 steps {e20}");
+    let ratio = e10 / e20;
+    assert!((10.0..22.0).contains(&ratio), "error ratio {ratio} (expected ~16)");
+    // backwards in time returns to the start
+    let y1 = t64(vec![(-2.0f64).exp()], 1, 1);
+    let back = rk4(vec![y1], 2.0, 0.0, 40, |t, s| Ok(vec![s[0].affine(-t, 0.0)?])).unwrap();
+    assert!((vec2(&back[0])[0][0] - 1.0).abs() < 1e-6);
+}
+
+/// A one-layer linear dynamics `f(y, t, c) = A y` (weights on t and c zero)
+/// moves z to `y = e^A z`, so `log p(y) = log N(e^{-A} y; 0, I) - tr(A)`.
+#[test]
+fn log_density_of_a_linear_flow_matches_the_closed_form() {
+    let (m, c) = (2, 3);
+    let a = Matrix2::new(0.3, -0.4, 0.2, -0.5);
+    let mut rng = rng_from_seed(3);
+    let net = Mlp::new(&[m + 1 + c, m], &[Activation::Identity], Init::TorchDefault, &mut rng)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap();
+    let mut w = vec![0.0; m * (m + 1 + c)];
+    for i in 0..m {
+        for j in 0..m {
+            w[i * (m + 1 + c) + j] = a[(i, j)];
+        }
+    }
+    net.layers[0].weight.set(&t64(w, m, m + 1 + c)).unwrap();
+    net.layers[0]
+        .bias
+        .set(&Tensor::zeros(m, DType::F64, &Device::Cpu).unwrap())
+        .unwrap();
+    let b = 5;
+    let y = randn64(b, m, &mut rng);
+    let cond = t64(randn64(b, c, &mut rng), b, c);
+    let lp = vec2(
+        &log_density_standardized(&net, &t64(y.clone(), b, m), &cond, 40, None, true).unwrap(),
+    );
+    let inv = (-a).exp();
+    let half_ln_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    for i in 0..b {
+        let z = inv * nalgebra::Vector2::new(y[i * m], y[i * m + 1]);
+        let expected = -0.5 * z.norm_squared() - 2.0 * half_ln_2pi - a.trace();
+        assert!(
+            (lp[i][0] - expected).abs() < 1e-7,
+            "row {i}: {} vs {expected}",
+            lp[i][0]
+        );
+    }
+    // Hutchinson with a fixed probe eps: the trace term becomes eps^T A eps,
+    // so the log-density is log N(z) - eps^T A eps, exactly.
+    let eps = randn64(b, m, &mut rng);
+    let probe = t64(eps.clone(), b, m);
+    let lh = vec2(
+        &log_density_standardized(&net, &t64(y.clone(), b, m), &cond, 40, Some(&probe), true)
+            .unwrap(),
+    );
+    for i in 0..b {
+        let z = inv * nalgebra::Vector2::new(y[i * m], y[i * m + 1]);
+        let e = nalgebra::Vector2::new(eps[i * m], eps[i * m + 1]);
+        let expected = -0.5 * z.norm_squared() - 2.0 * half_ln_2pi - e.dot(&(a * e));
+        assert!((lh[i][0] - expected).abs() < 1e-7, "row {i}");
+    }
+}
+
+/// A random f64 dynamics net (tanh, hidden 6-5) for the derivative checks.
+fn random_net(m: usize, c: usize, seed: u64) -> Mlp {
+    let mut rng = rng_from_seed(seed);
+    dynamics_net(m, c, &[6, 5], &mut rng)
+        .unwrap()
+        .to_dtype(DType::F64)
+        .unwrap()
+}
+
+/// The exact divergence is the trace of the finite-difference Jacobian
+/// df/dy, and Hutchinson's term is eps^T J eps with the same Jacobian.
+#[test]
+fn divergence_matches_finite_differences() {
+    let (m, c, b) = (3, 2, 4);
+    let net = random_net(m, c, 7);
+    let mut rng = rng_from_seed(8);
+    let y = randn64(b, m, &mut rng);
+    let cond = t64(randn64(b, c, &mut rng), b, c);
+    let eps = randn64(b, m, &mut rng);
+    let t = 0.37;
+    let f = |y: &[f64]| {
+        let (f, _) =
+            dynamics_and_divergence(&net, &t64(y.to_vec(), b, m), t, &cond, None, true).unwrap();
+        vec2(&f)
+    };
+    let (_, exact) =
+        dynamics_and_divergence(&net, &t64(y.clone(), b, m), t, &cond, None, true).unwrap();
+    let (_, hutch) = dynamics_and_divergence(
+        &net,
+        &t64(y.clone(), b, m),
+        t,
+        &cond,
+        Some(&t64(eps.clone(), b, m)),
+        true,
+    )
+    .unwrap();
+    let (exact, hutch) = (vec2(&exact), vec2(&hutch));
+    let h = 1e-6;
+    for i in 0..b {
+        // J[r][k] = d f_r / d y_k for row i
+        let mut jac = vec![vec![0.0; m]; m];
+        for k in 0..m {
+            let (mut yp, mut ym) = (y.clone(), y.clone());
+            yp[i * m + k] += h;
+            ym[i * m + k] -= h;
+            let (fp, fm) = (f(&yp), f(&ym));
+            for (r, row) in jac.iter_mut().enumerate() {
+                row[k] = (fp[i][r] - fm[i][r]) / (2.0 * h);
+            }
+        }
+        let trace: f64 = (0..m).map(|k| jac[k][k]).sum();
+        let quad: f64 = (0..m)
+            .flat_map(|r| (0..m).map(move |k| (r, k)))
+            .map(|(r, k)| eps[i * m + r] * jac[r][k] * eps[i * m + k])
+            .sum();
+        assert!((exact[i][0] - trace).abs() < 1e-7, "row {i}: {} vs {trace}", exact[i][0]);
+        assert!((hutch[i][0] - quad).abs() < 1e-7, "row {i}: {} vs {quad}", hutch[i][0]);
+    }
+}
+
+/// The gradient of the mean log-density (through the RK4 steps and the
+/// explicit divergence) with respect to the weights equals central finite
+/// differences: training back-propagates correctly through the solver.
+#[test]
+fn log_likelihood_weight_gradient_matches_finite_differences() {
+    let (m, c, b) = (2, 2, 3);
+    let net = random_net(m, c, 17);
+    let mut rng = rng_from_seed(18);
+    let y = t64(randn64(b, m, &mut rng), b, m);
+    let cond = t64(randn64(b, c, &mut rng), b, c);
+    let loss = |net: &Mlp| {
+        log_density_standardized(net, &y, &cond, 3, None, false)
+            .unwrap()
+            .mean_all()
+            .unwrap()
+    };
+    let grads = loss(&net).backward().unwrap();
+    let h = 1e-6;
+    for var in net.vars() {
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        for idx in [0, base.len() / 2, base.len() - 1] {
+            let eval = |delta: f64| {
+                let mut v = base.clone();
+                v[idx] += delta;
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let r = loss(&net).to_scalar::<f64>().unwrap();
+                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                r
+            };
+            let fd = (eval(h) - eval(-h)) / (2.0 * h);
+            assert!(
+                (g[idx] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                "weight {idx} of {:?}: {} vs {fd}",
+                var.shape(),
+                g[idx]
+            );
+        }
+    }
+}
+
+/// Draws `k` samples of y ~ N(2 psi + x, 0.5^2), psi, x ~ U(-1, 1).
+pub fn linear_gaussian_data(k: usize, rng: &mut lgso::seed::Rng) -> Samples {
+    let psi: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let x: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let y: Vec<f64> = (0..k)
+        .map(|i| {
+            let z: f64 = StandardNormal.sample(rng);
+            2.0 * psi[i] + x[i] + 0.5 * z
+        })
+        .collect();
+    Samples {
+        psi: Matrix::from_vec(k, 1, psi).unwrap(),
+        x: Matrix::from_vec(k, 1, x).unwrap(),
+        y: Matrix::from_vec(k, 1, y).unwrap(),
+    }
+}
+
+/// Mean and std of `per` surrogate samples at each (psi, x) of a grid.
+fn grid_moments(
+    fitted: &dyn FittedSurrogate,
+    rng: &mut lgso::seed::Rng,
+) -> Vec<((f64, f64), f64, f64)> {
+    let per = 4000;
+    let mut out = Vec::new();
+    for p in [-0.8, -0.4, 0.0, 0.4, 0.8] {
+        for xv in [-0.6, 0.0, 0.6] {
+            let z = lgso::surrogate::mlp::randn(per, fitted.noise_dim(), rng).unwrap();
+            let pt = Tensor::from_vec(vec![p as f32; per], (per, 1), &Device::Cpu).unwrap();
+            let xt = Tensor::from_vec(vec![xv as f32; per], (per, 1), &Device::Cpu).unwrap();
+            let ys: Vec<f64> = fitted
+                .sample(&z, &xt, &pt)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .into_iter()
+                .map(f64::from)
+                .collect();
+            let (mean, se) = lgso::problem::mean_and_stderr(&ys);
+            out.push(((p, xv), mean, se * (per as f64).sqrt()));
+        }
+    }
+    out
+}
+
+/// The fitted flow's conditional mean must have slopes 2 (psi) and 1 (x),
+/// its spread 0.5 everywhere (y ~ N(2 psi + x, 0.5)).
+#[test]
+fn ffjord_fits_a_known_conditional_law() {
+    lgso::threads::single_threaded_tensor_ops();
+    let mut rng = rng_from_seed(5);
+    let data = linear_gaussian_data(20_000, &mut rng);
+    let ffjord = Ffjord::new(FfjordConfig {
+        threads: 1,
+        ..FfjordConfig::default()
+    });
+    let fitted = ffjord.fit_ffjord(&data, &mut rng).unwrap();
+    let grid = grid_moments(&fitted, &mut rng);
+    // the grid is balanced: each least-squares slope is cov / var
+    let slope = |f: &dyn Fn(&(f64, f64)) -> f64| {
+        let n = grid.len() as f64;
+        let vbar = grid.iter().map(|g| f(&g.0)).sum::<f64>() / n;
+        let mbar = grid.iter().map(|g| g.1).sum::<f64>() / n;
+        let cov: f64 = grid.iter().map(|g| (f(&g.0) - vbar) * (g.1 - mbar)).sum();
+        let var: f64 = grid.iter().map(|g| (f(&g.0) - vbar).powi(2)).sum();
+        cov / var
+    };
+    let (sp, sx) = (slope(&|r| r.0), slope(&|r| r.1));
+    let worst_spread = grid
+        .iter()
+        .map(|g| (g.2 - 0.5).abs())
+        .fold(0.0f64, f64::max);
+    eprintln!("slope psi {sp:.3}, slope x {sx:.3}, worst spread error {worst_spread:.3}");
+    // 20k samples, 25 epochs: 5% on the slopes, 0.05 on the spread at every
+    // grid point (a flow that ignored x would have slope 0, one that
+    // collapsed the noise spread 0).
+    assert!((sp - 2.0).abs() < 0.1, "slope in psi {sp}");
+    assert!((sx - 1.0).abs() < 0.05, "slope in x {sx}");
+    assert!(worst_spread < 0.05, "spread off by {worst_spread}");
+    // log-density at the mode against the closed form N(0; 0, 0.5):
+    // ln(1 / (0.5 sqrt(2 pi))) = -0.2258
+    let (y, x, p) = (
+        Tensor::from_vec(vec![1.0f32], (1, 1), &Device::Cpu).unwrap(),
+        Tensor::from_vec(vec![0.2f32], (1, 1), &Device::Cpu).unwrap(),
+        Tensor::from_vec(vec![0.4f32], (1, 1), &Device::Cpu).unwrap(),
+    );
+    let lp = fitted.log_density(&y, &x, &p).unwrap().to_vec1::<f32>().unwrap()[0];
+    let expected = -(0.5 * (2.0 * std::f64::consts::PI).sqrt()).ln();
+    assert!((f64::from(lp) - expected).abs() < 0.1, "log p {lp} vs {expected}");
+}
+
+/// A sample is a differentiable function of psi: its autodiff derivative
+/// for fixed z equals central finite differences of the sample.
+#[test]
+fn sample_derivative_in_psi_matches_finite_differences() {
+    lgso::threads::single_threaded_tensor_ops();
+    let mut rng = rng_from_seed(6);
+    let data = linear_gaussian_data(2_000, &mut rng);
+    let fitted = Ffjord::new(FfjordConfig {
+        epochs: 2,
+        threads: 1,
+        ..FfjordConfig::default()
+    })
+    .fit_ffjord(&data, &mut rng)
+    .unwrap();
+    let k = 8;
+    let z = lgso::surrogate::mlp::randn(k, 1, &mut rng).unwrap();
+    let x = lgso::surrogate::mlp::randn(k, 1, &mut rng).unwrap();
+    let psi0 = 0.3f32;
+    let psi = Var::from_vec(vec![psi0; k], (k, 1), &Device::Cpu).unwrap();
+    let y = fitted.sample(&z, &x, psi.as_tensor()).unwrap();
+    let g = y.sum_all().unwrap().backward().unwrap();
+    let g = vec2(g.get(psi.as_tensor()).unwrap());
+    let at = |p: f32| {
+        let pt = Tensor::from_vec(vec![p; k], (k, 1), &Device::Cpu).unwrap();
+        vec2(&fitted.sample(&z, &x, &pt).unwrap())
+    };
+    let h = 1e-2f32;
+    let (yp, ym) = (at(psi0 + h), at(psi0 - h));
+    for i in 0..k {
+        let fd = (yp[i][0] - ym[i][0]) / (2.0 * f64::from(h));
+        assert!(
+            (g[i][0] - fd).abs() < 1e-3 * (1.0 + fd.abs()),
+            "row {i}: {} vs {fd}",
+            g[i][0]
+        );
+    }
+}
