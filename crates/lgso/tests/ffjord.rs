@@ -49,10 +49,16 @@ fn rk4_matches_the_closed_form_with_fourth_order_error() {
     let (e10, e20) = (err(10), err(20));
     assert!(e20 < 1e-5, "error with 20 steps {e20}");
     let ratio = e10 / e20;
-    assert!((10.0..22.0).contains(&ratio), "error ratio {ratio} (expected ~16)");
+    assert!(
+        (10.0..22.0).contains(&ratio),
+        "error ratio {ratio} (expected ~16)"
+    );
     // backwards in time returns to the start
     let y1 = t64(vec![(-2.0f64).exp()], 1, 1);
-    let back = rk4(vec![y1], 2.0, 0.0, 40, |t, s| Ok(vec![s[0].affine(-t, 0.0)?])).unwrap();
+    let back = rk4(vec![y1], 2.0, 0.0, 40, |t, s| {
+        Ok(vec![s[0].affine(-t, 0.0)?])
+    })
+    .unwrap();
     assert!((vec2(&back[0])[0][0] - 1.0).abs() < 1e-6);
 }
 
@@ -63,10 +69,15 @@ fn log_density_of_a_linear_flow_matches_the_closed_form() {
     let (m, c) = (2, 3);
     let a = Matrix2::new(0.3, -0.4, 0.2, -0.5);
     let mut rng = rng_from_seed(3);
-    let net = Mlp::new(&[m + 1 + c, m], &[Activation::Identity], Init::TorchDefault, &mut rng)
-        .unwrap()
-        .to_dtype(DType::F64)
-        .unwrap();
+    let net = Mlp::new(
+        &[m + 1 + c, m],
+        &[Activation::Identity],
+        Init::TorchDefault,
+        &mut rng,
+    )
+    .unwrap()
+    .to_dtype(DType::F64)
+    .unwrap();
     let mut w = vec![0.0; m * (m + 1 + c)];
     for i in 0..m {
         for j in 0..m {
@@ -166,8 +177,16 @@ fn divergence_matches_finite_differences() {
             .flat_map(|r| (0..m).map(move |k| (r, k)))
             .map(|(r, k)| eps[i * m + r] * jac[r][k] * eps[i * m + k])
             .sum();
-        assert!((exact[i][0] - trace).abs() < 1e-7, "row {i}: {} vs {trace}", exact[i][0]);
-        assert!((hutch[i][0] - quad).abs() < 1e-7, "row {i}: {} vs {quad}", hutch[i][0]);
+        assert!(
+            (exact[i][0] - trace).abs() < 1e-7,
+            "row {i}: {} vs {trace}",
+            exact[i][0]
+        );
+        assert!(
+            (hutch[i][0] - quad).abs() < 1e-7,
+            "row {i}: {} vs {quad}",
+            hutch[i][0]
+        );
     }
 }
 
@@ -197,7 +216,12 @@ fn log_likelihood_weight_gradient_matches_finite_differences() {
             .unwrap()
             .to_vec1::<f64>()
             .unwrap();
-        let base = var.as_tensor().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
         for idx in [0, base.len() / 2, base.len() - 1] {
             let eval = |delta: f64| {
                 let mut v = base.clone();
@@ -307,9 +331,16 @@ fn ffjord_fits_a_known_conditional_law() {
         Tensor::from_vec(vec![0.2f32], (1, 1), &Device::Cpu).unwrap(),
         Tensor::from_vec(vec![0.4f32], (1, 1), &Device::Cpu).unwrap(),
     );
-    let lp = fitted.log_density(&y, &x, &p).unwrap().to_vec1::<f32>().unwrap()[0];
+    let lp = fitted
+        .log_density(&y, &x, &p)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()[0];
     let expected = -(0.5 * (2.0 * std::f64::consts::PI).sqrt()).ln();
-    assert!((f64::from(lp) - expected).abs() < 0.1, "log p {lp} vs {expected}");
+    assert!(
+        (f64::from(lp) - expected).abs() < 0.1,
+        "log p {lp} vs {expected}"
+    );
 }
 
 /// A sample is a differentiable function of psi: its autodiff derivative

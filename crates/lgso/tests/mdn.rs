@@ -70,7 +70,9 @@ fn mdn_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
     let data = linear_gaussian_data(20_000, &mut rng);
-    let fitted = mdn(MdnConfig::default().epochs).fit_mdn(&data, &mut rng).unwrap();
+    let fitted = mdn(MdnConfig::default().epochs)
+        .fit_mdn(&data, &mut rng)
+        .unwrap();
     let per = 4000;
     let mut worst = (0.0f64, 0.0f64);
     for p in [-0.8f32, 0.0, 0.8] {
@@ -104,7 +106,10 @@ fn mdn_fits_a_known_conditional_law() {
         .to_vec1::<f32>()
         .unwrap()[0];
     let expected = -(0.5 * (2.0 * std::f64::consts::PI).sqrt()).ln();
-    assert!((f64::from(lp) - expected).abs() < 0.05, "log p {lp} vs {expected}");
+    assert!(
+        (f64::from(lp) - expected).abs() < 0.05,
+        "log p {lp} vs {expected}"
+    );
 }
 
 /// y = mixture: with probability w(psi) = (1 + psi) / 2 from N(-2, 0.3^2),
@@ -141,7 +146,9 @@ fn gradient_through_mixture_weights_matches_the_closed_form() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(11);
     let data = switching_data(20_000, &mut rng);
-    let fitted = mdn(MdnConfig::default().epochs).fit_mdn(&data, &mut rng).unwrap();
+    let fitted = mdn(MdnConfig::default().epochs)
+        .fit_mdn(&data, &mut rng)
+        .unwrap();
     let k = 20_000;
     for p0 in [-0.3f32, 0.2] {
         let z = lgso::surrogate::mlp::randn(k, 1, &mut rng).unwrap();
@@ -154,12 +161,18 @@ fn gradient_through_mixture_weights_matches_the_closed_form() {
         let g = mean.backward().unwrap();
         let g = vec2(g.get(psi.as_tensor()).unwrap())[0][0];
         let m = f64::from(mean.to_scalar::<f32>().unwrap());
-        eprintln!("psi {p0}: E[y] {m:.3} (exact {:.3}), gradient {g:.3} (exact -2)", -2.0 * p0);
+        eprintln!(
+            "psi {p0}: E[y] {m:.3} (exact {:.3}), gradient {g:.3} (exact -2)",
+            -2.0 * p0
+        );
         // Tolerances ~3 standard errors of a flexible fit on 20k samples:
         // the local mixture weight from ~6k samples within +-0.3 of psi has
         // a standard error ~0.012 (E[y] error 4x that), its slope ~0.035
         // (gradient error 4x that).
-        assert!((m + 2.0 * f64::from(p0)).abs() < 0.15, "E[y] {m} at psi {p0}");
+        assert!(
+            (m + 2.0 * f64::from(p0)).abs() < 0.15,
+            "E[y] {m} at psi {p0}"
+        );
         assert!((g + 2.0).abs() < 0.4, "gradient {g} at psi {p0} (exact -2)");
     }
 }
@@ -192,4 +205,3 @@ fn sample_derivative_in_psi_matches_finite_differences() {
         );
     }
 }
-
