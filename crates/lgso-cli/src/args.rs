@@ -35,6 +35,49 @@ pub enum Command {
     /// Time one surrogate fit (GAN by default) on real trust-region data.
     #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
+    /// Check a surrogate's gradients at psi: R fits on fresh trust-region
+    /// data against the true gradient of E[R] (or a finite difference),
+    /// with bias tests and plots.
+    #[command(allow_negative_numbers = true)]
+    Diagnose(DiagnoseArgs),
+}
+
+/// Arguments of `lgso diagnose`.
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Built-in problem (see `lgso problems`).
+    #[arg(value_name = "PROBLEM")]
+    pub problem: String,
+    /// Surrogate family: gan, ffjord or mdn; default: the config's
+    /// `lgso.surrogate`, else gan.
+    #[arg(long, value_name = "NAME")]
+    pub surrogate: Option<String>,
+    /// Where to take the gradients: `start` (the problem's start point) or
+    /// psi as comma-separated numbers, e.g. 2,0.
+    #[arg(
+        long,
+        value_name = "PSI",
+        default_value = "start",
+        allow_negative_numbers = true
+    )]
+    pub at: String,
+    /// Independent fits R (at least 2), each on fresh trust-region data.
+    #[arg(long, value_name = "R", default_value_t = 5)]
+    pub fits: usize,
+    /// TOML config file: N, M, eps, K and the surrogate's settings.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of every draw; default: the config's (0).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Paired draws per coordinate of the finite-difference reference
+    /// (problems without an exact gradient).
+    #[arg(long, value_name = "S", default_value = "200k", value_parser = parse_count)]
+    pub fd_samples: usize,
+    /// Directory for diagnose.json, gradient.png and y.png; default
+    /// runs/diagnose-<problem>-<surrogate>-<unix seconds>.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Arguments of `lgso run`.

@@ -18,6 +18,7 @@ use clap::Parser;
 mod args;
 mod bench;
 mod bench_plot;
+mod diagnose;
 mod plot;
 mod problems;
 mod progress;
@@ -65,6 +66,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Problems => problems::problems(),
         Command::Bench(a) => bench::bench(a),
         Command::BenchFit(a) => bench::bench_fit(a),
+        Command::Diagnose(a) => diagnose::diagnose(a),
     }
 }
 
