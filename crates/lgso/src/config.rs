@@ -288,6 +288,9 @@ pub struct FfjordConfig {
     /// Exact divergence (one vector-Jacobian product per y dimension) for y
     /// dimensions up to this; the Hutchinson estimator above. Default 2.
     pub exact_trace_max_dim: usize,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit.
+    /// Default false (the reference keeps it constant).
+    pub cosine_decay: bool,
     /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
     pub shards: usize,
     /// Threads of one fit (0 = all cores). Default 0.
@@ -305,6 +308,7 @@ impl Default for FfjordConfig {
             instance_noise: 0.01,
             ode_steps: 4,
             exact_trace_max_dim: 2,
+            cosine_decay: false,
             shards: 2,
             threads: 0,
         }

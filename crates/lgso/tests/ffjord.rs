@@ -6,15 +6,15 @@
 
 use candle_core::{DType, Device, Tensor, Var};
 use lgso::config::FfjordConfig;
-use lgso::data::{Matrix, Samples};
 use lgso::seed::rng_from_seed;
 use lgso::surrogate::ffjord::{dynamics_and_divergence, dynamics_net, log_density_standardized};
 use lgso::surrogate::mlp::{Activation, Init, Mlp};
 use lgso::surrogate::ode::rk4;
 use lgso::surrogate::{Ffjord, FittedSurrogate};
 use nalgebra::Matrix2;
-use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
+
+mod common;
 
 fn t64(v: Vec<f64>, r: usize, c: usize) -> Tensor {
     Tensor::from_vec(v, (r, c), &Device::Cpu).unwrap()
@@ -244,78 +244,24 @@ fn log_likelihood_weight_gradient_matches_finite_differences() {
     }
 }
 
-/// Draws `k` samples of y ~ N(2 psi + x, 0.5^2), psi, x ~ U(-1, 1).
-pub fn linear_gaussian_data(k: usize, rng: &mut lgso::seed::Rng) -> Samples {
-    let psi: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let x: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let y: Vec<f64> = (0..k)
-        .map(|i| {
-            let z: f64 = StandardNormal.sample(rng);
-            2.0 * psi[i] + x[i] + 0.5 * z
-        })
-        .collect();
-    Samples {
-        psi: Matrix::from_vec(k, 1, psi).unwrap(),
-        x: Matrix::from_vec(k, 1, x).unwrap(),
-        y: Matrix::from_vec(k, 1, y).unwrap(),
-    }
-}
-
-/// Mean and std of `per` surrogate samples at each (psi, x) of a grid.
-fn grid_moments(
-    fitted: &dyn FittedSurrogate,
-    rng: &mut lgso::seed::Rng,
-) -> Vec<((f64, f64), f64, f64)> {
-    let per = 4000;
-    let mut out = Vec::new();
-    for p in [-0.8, -0.4, 0.0, 0.4, 0.8] {
-        for xv in [-0.6, 0.0, 0.6] {
-            let z = lgso::surrogate::mlp::randn(per, fitted.noise_dim(), rng).unwrap();
-            let pt = Tensor::from_vec(vec![p as f32; per], (per, 1), &Device::Cpu).unwrap();
-            let xt = Tensor::from_vec(vec![xv as f32; per], (per, 1), &Device::Cpu).unwrap();
-            let ys: Vec<f64> = fitted
-                .sample(&z, &xt, &pt)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<f32>()
-                .unwrap()
-                .into_iter()
-                .map(f64::from)
-                .collect();
-            let (mean, se) = lgso::problem::mean_and_stderr(&ys);
-            out.push(((p, xv), mean, se * (per as f64).sqrt()));
-        }
-    }
-    out
-}
-
 /// The fitted flow's conditional mean must have slopes 2 (psi) and 1 (x),
 /// its spread 0.5 everywhere (y ~ N(2 psi + x, 0.5)).
 #[test]
 fn ffjord_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
-    let data = linear_gaussian_data(20_000, &mut rng);
+    let data = common::linear_gaussian_data(20_000, &mut rng);
     let ffjord = Ffjord::new(FfjordConfig {
         threads: 1,
         ..FfjordConfig::default()
     });
     let fitted = ffjord.fit_ffjord(&data, &mut rng).unwrap();
-    let grid = grid_moments(&fitted, &mut rng);
-    // the grid is balanced: each least-squares slope is cov / var
-    let slope = |f: &dyn Fn(&(f64, f64)) -> f64| {
-        let n = grid.len() as f64;
-        let vbar = grid.iter().map(|g| f(&g.0)).sum::<f64>() / n;
-        let mbar = grid.iter().map(|g| g.1).sum::<f64>() / n;
-        let cov: f64 = grid.iter().map(|g| (f(&g.0) - vbar) * (g.1 - mbar)).sum();
-        let var: f64 = grid.iter().map(|g| (f(&g.0) - vbar).powi(2)).sum();
-        cov / var
-    };
-    let (sp, sx) = (slope(&|r| r.0), slope(&|r| r.1));
+    let grid = common::grid_fit(&fitted, &mut rng);
+    let (sp, sx) = (grid.slope_psi, grid.slope_x);
     let worst_spread = grid
+        .stds
         .iter()
-        .map(|g| (g.2 - 0.5).abs())
+        .map(|s| (s - 0.5).abs())
         .fold(0.0f64, f64::max);
     eprintln!("slope psi {sp:.3}, slope x {sx:.3}, worst spread error {worst_spread:.3}");
     // 20k samples, 25 epochs: 5% on the slopes, 0.05 on the spread at every
@@ -349,7 +295,7 @@ fn ffjord_fits_a_known_conditional_law() {
 fn sample_derivative_in_psi_matches_finite_differences() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(6);
-    let data = linear_gaussian_data(2_000, &mut rng);
+    let data = common::linear_gaussian_data(2_000, &mut rng);
     let fitted = Ffjord::new(FfjordConfig {
         epochs: 2,
         threads: 1,

@@ -34,9 +34,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::mlp::{randn, Activation, Init, Mlp};
 use super::ode::rk4;
-use super::train::{
-    loss_and_grads, minibatches, over_shards, NetAdam, Prepared, Scaling, Schedule, HALF_LN_2PI,
-};
+use super::train::{fit_likelihood, LikelihoodFit, Prepared, Scaling, Schedule, HALF_LN_2PI};
 use super::{FitReport, FittedSurrogate, Surrogate};
 use crate::config::FfjordConfig;
 use crate::data::Samples;
@@ -226,48 +224,34 @@ impl Ffjord {
         let prep = Prepared::new(data)?;
         let (m, c) = (prep.m, prep.c);
         let net = dynamics_net(m, c, &cfg.hidden, rng)?;
-        let vars = net.vars();
-        let mut opt = NetAdam::new(vars.clone(), cfg.lr, cfg.betas)?;
         let hutchinson = m > cfg.exact_trace_max_dim;
-        let shard_loss = |sh: &super::train::Shard, r: &mut crate::seed::Rng| {
-            let y = sh.y_with_noise(m, cfg.instance_noise, r)?;
-            let cond = sh.condition(c)?;
+        let fit = LikelihoodFit {
+            lr: cfg.lr,
+            betas: cfg.betas,
+            schedule: Schedule {
+                batch_size: cfg.batch_size,
+                epochs: cfg.epochs,
+                shards: cfg.shards,
+                threads: cfg.threads,
+            },
+            instance_noise: cfg.instance_noise,
+            cosine_decay: cfg.cosine_decay,
+            name: "FFJORD",
+        };
+        let report = fit_likelihood(&prep, &net.vars(), &fit, start, rng, |y, cond, r| {
             let probe = if hutchinson {
-                Some(randn(sh.b, m, r)?)
+                Some(randn(y.dims()[0], m, r)?)
             } else {
                 None
             };
-            let lp =
-                log_density_standardized(&net, &y, &cond, cfg.ode_steps, probe.as_ref(), false)?;
-            loss_and_grads(&lp.mean_all()?.neg()?, &vars)
-        };
-        let schedule = Schedule {
-            batch_size: cfg.batch_size,
-            epochs: cfg.epochs,
-            shards: cfg.shards,
-            threads: cfg.threads,
-        };
-        let (steps, last_loss) = minibatches(&prep, schedule, rng, |pool, shards, rngs| {
-            let (l, g) = over_shards(pool, shards, rngs, &shard_loss)?;
-            opt.step(&g)?;
-            Ok((l, 1))
+            log_density_standardized(&net, y, cond, cfg.ode_steps, probe.as_ref(), false)
         })?;
-        if !last_loss.is_finite() {
-            return Err(Error::Surrogate(format!(
-                "FFJORD training diverged (negative log-likelihood {last_loss})"
-            )));
-        }
         Ok(FittedFfjord {
             dynamics: net,
             m,
             ode_steps: cfg.ode_steps,
             scaling: prep.scaling()?,
-            report: FitReport {
-                train_samples: prep.k,
-                steps,
-                seconds: start.elapsed().as_secs_f64(),
-                final_loss: last_loss,
-            },
+            report,
         })
     }
 }

@@ -32,10 +32,7 @@ use candle_core::cpu::erf::erfc_f64;
 use candle_core::Tensor;
 
 use super::mlp::{tensor_f32, Activation, Init, Mlp};
-use super::train::{
-    cosine_lr, loss_and_grads, minibatches, over_shards, steps_per_fit, NetAdam, Prepared, Scaling, Schedule, Shard,
-    HALF_LN_2PI,
-};
+use super::train::{fit_likelihood, LikelihoodFit, Prepared, Scaling, Schedule, HALF_LN_2PI};
 use super::{FitReport, FittedSurrogate, Surrogate};
 use crate::config::MdnConfig;
 use crate::data::Samples;
@@ -69,6 +66,9 @@ pub struct FittedMdn {
     scaling: Scaling,
     report: FitReport,
 }
+
+/// One row's mixture `(weights, means, scales)`, each of length `K`.
+type Components = (Vec<f64>, Vec<f64>, Vec<f64>);
 
 /// The mixture of one coordinate: logits, means and scales, each `[b, K]`.
 struct Mixture {
@@ -110,7 +110,7 @@ impl Mixture {
     }
 
     /// Per row: `(w, mu, s)` as f64 vectors of length `K`.
-    fn plain(&self) -> Result<Vec<(Vec<f64>, Vec<f64>, Vec<f64>)>> {
+    fn plain(&self) -> Result<Vec<Components>> {
         let w = self
             .log_w
             .exp()?
@@ -293,45 +293,27 @@ impl Mdn {
             })
             .collect::<Result<Vec<Mlp>>>()?;
         let vars: Vec<_> = nets.iter().flat_map(Mlp::vars).collect();
-        let mut opt = NetAdam::new(vars.clone(), cfg.lr, cfg.betas)?;
-        let shard_loss = |sh: &Shard, r: &mut Rng| {
-            let y = sh.y_with_noise(m, cfg.instance_noise, r)?;
-            let cond = sh.condition(c)?;
-            let lp = log_density_standardized(&nets, &y, &cond, k, false)?;
-            loss_and_grads(&lp.mean_all()?.neg()?, &vars)
+        let fit = LikelihoodFit {
+            lr: cfg.lr,
+            betas: cfg.betas,
+            schedule: Schedule {
+                batch_size: cfg.batch_size,
+                epochs: cfg.epochs,
+                shards: cfg.shards,
+                threads: cfg.threads,
+            },
+            instance_noise: cfg.instance_noise,
+            cosine_decay: cfg.cosine_decay,
+            name: "MDN",
         };
-        let schedule = Schedule {
-            batch_size: cfg.batch_size,
-            epochs: cfg.epochs,
-            shards: cfg.shards,
-            threads: cfg.threads,
-        };
-        let total = steps_per_fit(prep.k, &schedule);
-        let mut taken = 0;
-        let (steps, last_loss) = minibatches(&prep, schedule, rng, |pool, shards, rngs| {
-            let (l, g) = over_shards(pool, shards, rngs, &shard_loss)?;
-            if cfg.cosine_decay {
-                opt.set_lr(cosine_lr(cfg.lr, taken, total));
-            }
-            opt.step(&g)?;
-            taken += 1;
-            Ok((l, 1))
+        let report = fit_likelihood(&prep, &vars, &fit, start, rng, |y, cond, _| {
+            log_density_standardized(&nets, y, cond, k, false)
         })?;
-        if !last_loss.is_finite() {
-            return Err(Error::Surrogate(format!(
-                "MDN training diverged (negative log-likelihood {last_loss})"
-            )));
-        }
         Ok(FittedMdn {
             nets,
             components: k,
             scaling: prep.scaling()?,
-            report: FitReport {
-                train_samples: prep.k,
-                steps,
-                seconds: start.elapsed().as_secs_f64(),
-                final_loss: last_loss,
-            },
+            report,
         })
     }
 }

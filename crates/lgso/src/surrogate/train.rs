@@ -481,6 +481,74 @@ where
     Ok((steps, last_loss))
 }
 
+/// The settings of a maximum-likelihood fit by Adam ([`fit_likelihood`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LikelihoodFit {
+    /// Adam learning rate (at the start, with `cosine_decay`).
+    pub lr: f64,
+    /// Adam betas.
+    pub betas: [f64; 2],
+    /// Minibatches.
+    pub schedule: Schedule,
+    /// Instance noise scale (times the batch's per-column std of y).
+    pub instance_noise: f64,
+    /// Decay the learning rate along [`cosine_lr`].
+    pub cosine_decay: bool,
+    /// The surrogate's name, for the divergence error.
+    pub name: &'static str,
+}
+
+/// Maximizes the mean log-likelihood of the standardized training y by
+/// Adam on `vars`: per shard, `log_density(y, cond, rng)` (`y: [b, m]` with
+/// instance noise, `cond: [b, c]`) gives `log p(y | c)`, `[b, 1]`, and the
+/// loss is its negative mean. `start` is when the fit began (for the
+/// report's seconds).
+///
+/// # Errors
+/// [`Error::Surrogate`] if the loss of the last epoch is not finite; tensor
+/// errors.
+pub(crate) fn fit_likelihood<F>(
+    prep: &Prepared,
+    vars: &[Var],
+    fit: &LikelihoodFit,
+    start: std::time::Instant,
+    rng: &mut Rng,
+    log_density: F,
+) -> Result<super::FitReport>
+where
+    F: Fn(&Tensor, &Tensor, &mut Rng) -> Result<Tensor> + Sync,
+{
+    let mut opt = NetAdam::new(vars.to_vec(), fit.lr, fit.betas)?;
+    let shard_loss = |sh: &Shard, r: &mut Rng| {
+        let y = sh.y_with_noise(prep.m, fit.instance_noise, r)?;
+        let cond = sh.condition(prep.c)?;
+        loss_and_grads(&log_density(&y, &cond, r)?.mean_all()?.neg()?, vars)
+    };
+    let total = steps_per_fit(prep.k, &fit.schedule);
+    let mut taken = 0;
+    let (steps, last_loss) = minibatches(prep, fit.schedule, rng, |pool, shards, rngs| {
+        let (l, g) = over_shards(pool, shards, rngs, shard_loss)?;
+        if fit.cosine_decay {
+            opt.set_lr(cosine_lr(fit.lr, taken, total));
+        }
+        opt.step(&g)?;
+        taken += 1;
+        Ok((l, 1))
+    })?;
+    if !last_loss.is_finite() {
+        return Err(Error::Surrogate(format!(
+            "{} training diverged (negative log-likelihood {last_loss})",
+            fit.name
+        )));
+    }
+    Ok(super::FitReport {
+        train_samples: prep.k,
+        steps,
+        seconds: start.elapsed().as_secs_f64(),
+        final_loss: last_loss,
+    })
+}
+
 /// `m` standardized with `st` as row-major f32.
 pub(crate) fn standardized_f32(m: &Matrix, st: &Standardizer) -> Vec<f32> {
     let inv = st.inv_std();
