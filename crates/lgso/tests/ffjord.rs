@@ -326,3 +326,34 @@ fn sample_derivative_in_psi_matches_finite_differences() {
         );
     }
 }
+
+/// `[ffjord]` and `[mdn]` reject unknown keys and bad values with the key
+/// named, like the other tables; `surrogate` accepts the three families.
+#[test]
+fn ffjord_and_mdn_settings_are_validated() {
+    use lgso::config::Config;
+    let message = |text: &str| match Config::from_toml_str(text).and_then(Config::resolve) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
+    };
+    for s in ["gan", "ffjord", "mdn"] {
+        assert_eq!(message(&format!("[lgso]\nsurrogate = \"{s}\"")), "", "{s}");
+    }
+    let m = message("[lgso]\nsurrogate = \"vae\"");
+    assert!(m.contains("one of gan, ffjord, mdn"), "{m}");
+    for (text, key) in [
+        ("[ffjord]\nsteps = 4", "ffjord.steps"),
+        ("[mdn]\nmixtures = 3", "mdn.mixtures"),
+        ("[ffjord]\node_steps = 0", "ffjord.ode_steps"),
+        ("[ffjord]\nhidden = []", "ffjord.hidden"),
+        ("[ffjord]\nlr = -1.0", "ffjord.lr"),
+        ("[ffjord]\nbatch_size = 1", "ffjord.batch_size"),
+        ("[mdn]\ncomponents = 0", "mdn.components"),
+        ("[mdn]\nhidden = [0]", "mdn.hidden"),
+        ("[mdn]\nbetas = [0.9, 1.0]", "mdn.betas"),
+        ("[mdn]\ninstance_noise = -0.1", "mdn.instance_noise"),
+    ] {
+        let m = message(text);
+        assert!(m.contains(key), "{text}: {m}");
+    }
+}
