@@ -206,42 +206,8 @@ fn log_likelihood_weight_gradient_matches_finite_differences() {
             .mean_all()
             .unwrap()
     };
-    let grads = loss(&net).backward().unwrap();
-    let h = 1e-6;
-    for var in net.vars() {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let base = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        for idx in [0, base.len() / 2, base.len() - 1] {
-            let eval = |delta: f64| {
-                let mut v = base.clone();
-                v[idx] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                let r = loss(&net).to_scalar::<f64>().unwrap();
-                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                r
-            };
-            let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            assert!(
-                (g[idx] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
-                "weight {idx} of {:?}: {} vs {fd}",
-                var.shape(),
-                g[idx]
-            );
-        }
-    }
+    // 3 layers x (weight, bias) x 3 weights each
+    assert_eq!(common::check_weight_gradients(&net, &loss), 18);
 }
 
 /// The fitted flow's conditional mean must have slopes 2 (psi) and 1 (x),
@@ -257,19 +223,10 @@ fn ffjord_fits_a_known_conditional_law() {
     });
     let fitted = ffjord.fit_ffjord(&data, &mut rng).unwrap();
     let grid = common::grid_fit(&fitted, &mut rng);
-    let (sp, sx) = (grid.slope_psi, grid.slope_x);
-    let worst_spread = grid
-        .stds
-        .iter()
-        .map(|s| (s - 0.5).abs())
-        .fold(0.0f64, f64::max);
-    eprintln!("slope psi {sp:.3}, slope x {sx:.3}, worst spread error {worst_spread:.3}");
     // 20k samples, 25 epochs: 5% on the slopes, 0.05 on the spread at every
     // grid point (a flow that ignored x would have slope 0, one that
     // collapsed the noise spread 0).
-    assert!((sp - 2.0).abs() < 0.1, "slope in psi {sp}");
-    assert!((sx - 1.0).abs() < 0.05, "slope in x {sx}");
-    assert!(worst_spread < 0.05, "spread off by {worst_spread}");
+    common::assert_fits_the_law(&grid, (0.1, 0.05), 0.05);
     // log-density at the mode against the closed form N(0; 0, 0.5):
     // ln(1 / (0.5 sqrt(2 pi))) = -0.2258
     let (y, x, p) = (

@@ -60,17 +60,8 @@ fn mdn_fits_a_known_conditional_law() {
         .fit_mdn(&data, &mut rng)
         .unwrap();
     let grid = common::grid_fit(&fitted, &mut rng);
-    let (sp, sx) = (grid.slope_psi, grid.slope_x);
-    let worst_spread = grid
-        .stds
-        .iter()
-        .map(|s| (s - 0.5).abs())
-        .fold(0.0f64, f64::max);
-    eprintln!("slope psi {sp:.3}, slope x {sx:.3}, worst spread error {worst_spread:.3}");
     // as for FFJORD: 5% on the slopes, 0.05 on the spread at every point
-    assert!((sp - 2.0).abs() < 0.1, "slope in psi {sp}");
-    assert!((sx - 1.0).abs() < 0.05, "slope in x {sx}");
-    assert!(worst_spread < 0.05, "spread off by {worst_spread}");
+    common::assert_fits_the_law(&grid, (0.1, 0.05), 0.05);
     let lp = fitted
         .log_density(&col(vec![1.0]), &col(vec![0.2]), &col(vec![0.4]))
         .unwrap()

@@ -122,44 +122,7 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
     let p = penalty(&critic);
     let p0 = p.to_scalar::<f64>().unwrap();
     assert!(p0 > 1e-3, "penalty {p0} is ~0: the check would be vacuous");
-    let grads = p.backward().unwrap();
-    let h = 1e-6;
-    let mut checked = 0;
-    for var in critic.vars() {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let base = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        for idx in [0, base.len() / 2, base.len() - 1] {
-            let eval = |delta: f64| {
-                let mut v = base.clone();
-                v[idx] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                let r = penalty(&critic).to_scalar::<f64>().unwrap();
-                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                r
-            };
-            let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            assert!(
-                (g[idx] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
-                "weight {idx} of a {:?} tensor: backward {} vs finite difference {fd}",
-                var.shape(),
-                g[idx]
-            );
-            checked += 1;
-        }
-    }
+    let checked = common::check_weight_gradients(&critic, &penalty);
     assert_eq!(checked, 18);
 }
 

@@ -82,3 +82,68 @@ pub fn grid_fit(fitted: &dyn FittedSurrogate, rng: &mut lgso::seed::Rng) -> Grid
         stds,
     }
 }
+
+/// Asserts that a fit on [`linear_gaussian_data`] has the law's slopes
+/// (2 in psi, 1 in x) within `slope_tol` (absolute, psi and x) and spread
+/// 0.5 within `spread_tol` at every grid point.
+pub fn assert_fits_the_law(grid: &GridFit, slope_tol: (f64, f64), spread_tol: f64) {
+    let (sp, sx) = (grid.slope_psi, grid.slope_x);
+    let worst_spread = grid
+        .stds
+        .iter()
+        .map(|s| (s - 0.5).abs())
+        .fold(0.0f64, f64::max);
+    eprintln!("slope psi {sp:.3}, slope x {sx:.3}, worst spread error {worst_spread:.3}");
+    assert!((sp - 2.0).abs() < slope_tol.0, "slope in psi {sp}");
+    assert!((sx - 1.0).abs() < slope_tol.1, "slope in x {sx}");
+    assert!(worst_spread < spread_tol, "spread off by {worst_spread}");
+}
+
+/// Checks the backward gradient of the f64 scalar `loss(net)` with respect
+/// to three weights of every variable of `net` (first, middle, last)
+/// against central finite differences (step 1e-6, tolerance
+/// `1e-6 (1 + |fd|)`). Returns how many weights were checked.
+pub fn check_weight_gradients(
+    net: &lgso::surrogate::mlp::Mlp,
+    loss: &dyn Fn(&lgso::surrogate::mlp::Mlp) -> Tensor,
+) -> usize {
+    let grads = loss(net).backward().unwrap();
+    let h = 1e-6;
+    let mut checked = 0;
+    for var in net.vars() {
+        let g = grads
+            .get(var.as_tensor())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        let base = var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap();
+        for idx in [0, base.len() / 2, base.len() - 1] {
+            let eval = |delta: f64| {
+                let mut v = base.clone();
+                v[idx] += delta;
+                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                let r = loss(net).to_scalar::<f64>().unwrap();
+                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+                r
+            };
+            let fd = (eval(h) - eval(-h)) / (2.0 * h);
+            assert!(
+                (g[idx] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
+                "weight {idx} of a {:?} tensor: backward {} vs finite difference {fd}",
+                var.shape(),
+                g[idx]
+            );
+            checked += 1;
+        }
+    }
+    checked
+}
