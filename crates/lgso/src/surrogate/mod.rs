@@ -7,6 +7,11 @@
 //! result is a different type, a [`FittedSurrogate`], whose
 //! [`FittedSurrogate::sample`] is pure and differentiable in psi. An
 //! unfitted model cannot be sampled.
+//!
+//! Families (`[lgso] surrogate`): [`CramerGan`] (`gan`, the paper's GAN),
+//! [`Ffjord`] (`ffjord`, a conditional continuous normalizing flow) and
+//! [`Mdn`] (`mdn`, a conditional Gaussian-mixture density network with
+//! implicit reparameterization); `train.rs` holds what their fits share.
 
 use candle_core::{Tensor, Var};
 
