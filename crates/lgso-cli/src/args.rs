@@ -74,6 +74,9 @@ pub struct DiagnoseArgs {
     /// (problems without an exact gradient).
     #[arg(long, value_name = "S", default_value = "200k", value_parser = parse_count)]
     pub fd_samples: usize,
+    /// Step h of the finite-difference reference (psi units).
+    #[arg(long, value_name = "H", default_value_t = 0.05)]
+    pub fd_step: f64,
     /// Directory for diagnose.json, gradient.png and y.png; default
     /// runs/diagnose-<problem>-<surrogate>-<unix seconds>.
     #[arg(long, value_name = "DIR")]

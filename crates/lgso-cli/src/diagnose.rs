@@ -71,6 +71,13 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
             args.fits
         );
     }
+    if !(args.fd_step.is_finite() && args.fd_step > 0.0) || args.fd_samples < 2 {
+        bail!(
+            "invalid --fd-step {} / --fd-samples {}: expected a step > 0 and at least 2 draws",
+            args.fd_step,
+            args.fd_samples
+        );
+    }
     let resolved = cfg.resolve()?;
     let psi = parse_psi(&args.at, resolved.start())?;
     if psi.len() != resolved.dim() {
@@ -85,6 +92,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
     let settings = DiagnoseSettings {
         fits: args.fits,
         fd_samples: args.fd_samples,
+        fd_step: args.fd_step,
         ..DiagnoseSettings::default()
     };
     let surrogate = resolved.config.lgso.surrogate.clone();
@@ -212,6 +220,23 @@ pub fn report_text(d: &Diagnosis) -> String {
     )
 }
 
+/// The series legend in the upper right corner.
+fn legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> DrawResult
+where
+    DB: DrawingBackend + 'a,
+    DB::ErrorType: 'static,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font(("sans-serif", 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    Ok(())
+}
+
 /// `(min, max)` of finite values with 6% padding (`(-1, 1)` when empty).
 fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
@@ -303,13 +328,7 @@ fn gradient_png(path: &Path, d: &Diagnosis) -> DrawResult {
         )?
         .label(format!("{} gradient", d.reference_kind))
         .legend(|(x, y)| TriangleMarker::new((x + 10, y), 6, BLACK.filled()));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
+    legend(&mut chart)?;
     root.present()?;
     Ok(())
 }
@@ -411,13 +430,7 @@ fn y_png(path: &Path, d: &Diagnosis) -> DrawResult {
             d.y_surrogate.len()
         ))
         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], orange.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .draw()?;
+    legend(&mut chart)?;
     root.present()?;
     Ok(())
 }

@@ -106,7 +106,8 @@ fn diagnose_writes_the_report_and_plots() {
 fn diagnose_rejects_bad_options() {
     let dir = TestDir::new("bad");
     fs::write(dir.0.join("small.toml"), SMALL).unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
+        (&["--fd-step", "0"], "--fd-step 0"),
         (&["--fits", "1"], "--fits 1"),
         (&["--surrogate", "vae"], "expected one of gan, ffjord, mdn"),
         (&["--at", "1,2,3"], "has 2 coordinates, found 3"),
