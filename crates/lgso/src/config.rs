@@ -282,9 +282,17 @@ pub struct FfjordConfig {
     /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
     /// to the training y. Default 0.01.
     pub instance_noise: f64,
-    /// Classical RK4 steps over `t in [0, 1]`, in training and sampling.
+    /// ODE solver in training and sampling: `rk4` (classical Runge-Kutta,
+    /// `ode_steps` fixed steps) or `dopri5` (adaptive Dormand-Prince 5(4)
+    /// with `rtol`/`atol`, first step `1 / ode_steps`). Default `rk4`.
+    pub solver: String,
+    /// RK4 steps over `t in [0, 1]` (the initial step count of `dopri5`).
     /// Default 4.
     pub ode_steps: usize,
+    /// Relative tolerance of `dopri5`. Default 1e-5.
+    pub rtol: f64,
+    /// Absolute tolerance of `dopri5`. Default 1e-5.
+    pub atol: f64,
     /// Exact divergence (one vector-Jacobian product per y dimension) for y
     /// dimensions up to this; the Hutchinson estimator above. Default 2.
     pub exact_trace_max_dim: usize,
@@ -306,7 +314,10 @@ impl Default for FfjordConfig {
             batch_size: 512,
             epochs: 25,
             instance_noise: 0.01,
+            solver: "rk4".into(),
             ode_steps: 4,
+            rtol: 1e-5,
+            atol: 1e-5,
             exact_trace_max_dim: 2,
             cosine_decay: false,
             shards: 2,
@@ -342,6 +353,31 @@ pub struct MdnConfig {
     pub shards: usize,
     /// Threads of one fit (0 = all cores). Default 0.
     pub threads: usize,
+}
+
+impl FfjordConfig {
+    /// The configured ODE solver.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `solver`.
+    pub fn solver(&self) -> Result<crate::surrogate::ode::Solver> {
+        use crate::surrogate::ode::Solver;
+        match self.solver.as_str() {
+            "rk4" => Ok(Solver::Rk4 {
+                steps: self.ode_steps,
+            }),
+            "dopri5" => Ok(Solver::Dopri5 {
+                rtol: self.rtol,
+                atol: self.atol,
+                initial_steps: self.ode_steps,
+            }),
+            other => Err(Error::config(
+                "ffjord.solver",
+                "\"rk4\" or \"dopri5\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
 }
 
 impl Default for MdnConfig {
@@ -932,6 +968,9 @@ impl Config {
         non_negative("ffjord.instance_noise", f.instance_noise)?;
         at_least("ffjord.ode_steps", f.ode_steps, 1)?;
         at_most("ffjord.ode_steps", f.ode_steps, 10_000)?;
+        f.solver()?;
+        positive("ffjord.rtol", f.rtol)?;
+        positive("ffjord.atol", f.atol)?;
         at_least("ffjord.shards", f.shards, 1)?;
         at_most("ffjord.shards", f.shards, 1024)?;
         let d = &self.mdn;

@@ -33,7 +33,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor};
 
 use super::mlp::{randn, Activation, Init, Mlp};
-use super::ode::rk4;
+use super::ode::Solver;
 use super::train::{fit_likelihood, LikelihoodFit, Prepared, Scaling, Schedule, HALF_LN_2PI};
 use super::{FitReport, FittedSurrogate, Surrogate};
 use crate::config::FfjordConfig;
@@ -60,7 +60,7 @@ impl Ffjord {
 pub struct FittedFfjord {
     dynamics: Mlp,
     m: usize,
-    ode_steps: usize,
+    solver: Solver,
     scaling: Scaling,
     report: FitReport,
 }
@@ -139,23 +139,23 @@ fn dynamics(net: &Mlp, y: &Tensor, t: f64, cond: &Tensor) -> Result<Tensor> {
 }
 
 /// `log p(y | c)` of the flow in standardized units, `[b, 1]`: integrates
-/// `(y, 0)` from `t = 1` back to `(z, a0)` at `t = 0` with `steps` RK4
-/// steps and returns `log N(z; 0, I) + a0` (FFJORD, eq. 4). `probe` as in
+/// `(y, 0)` from `t = 1` back to `(z, a0)` at `t = 0` with `solver` and
+/// returns `log N(z; 0, I) + a0` (FFJORD, eq. 4). `probe` as in
 /// [`dynamics_and_divergence`] (fixed over the solve).
 ///
 /// # Errors
-/// Shape mismatch; `steps = 0`.
+/// Shape mismatch; solver errors.
 pub fn log_density_standardized(
     net: &Mlp,
     y: &Tensor,
     cond: &Tensor,
-    steps: usize,
+    solver: &Solver,
     probe: Option<&Tensor>,
     frozen: bool,
 ) -> Result<Tensor> {
     let (b, m) = y.dims2()?;
     let a = Tensor::zeros((b, 1), y.dtype(), y.device())?;
-    let out = rk4(vec![y.clone(), a], 1.0, 0.0, steps, |t, s| {
+    let out = solver.solve(vec![y.clone(), a], 1.0, 0.0, |t, s| {
         let (f, div) = dynamics_and_divergence(net, &s[0], t, cond, probe, frozen)?;
         Ok(vec![f, div])
     })?;
@@ -176,7 +176,7 @@ impl FittedFfjord {
     pub fn log_density(&self, y: &Tensor, x: &Tensor, psi: &Tensor) -> Result<Tensor> {
         let cond = self.scaling.condition(x, psi)?;
         let (yn, log_scale) = self.scaling.y_in(y)?;
-        let lp = log_density_standardized(&self.dynamics, &yn, &cond, self.ode_steps, None, true)?;
+        let lp = log_density_standardized(&self.dynamics, &yn, &cond, &self.solver, None, true)?;
         Ok(lp.affine(1.0, -log_scale)?.squeeze(1)?)
     }
 }
@@ -189,7 +189,7 @@ impl FittedSurrogate for FittedFfjord {
     /// Integrates `dy/dt = f(y, t, c)` from `y(0) = z` to `t = 1`.
     fn sample(&self, z: &Tensor, x: &Tensor, psi: &Tensor) -> Result<Tensor> {
         let cond = self.scaling.condition(x, psi)?;
-        let out = rk4(vec![z.clone()], 0.0, 1.0, self.ode_steps, |t, s| {
+        let out = self.solver.solve(vec![z.clone()], 0.0, 1.0, |t, s| {
             Ok(vec![dynamics(&self.dynamics, &s[0], t, &cond)?])
         })?;
         self.scaling.y_out(&out[0])
@@ -225,6 +225,7 @@ impl Ffjord {
         let (m, c) = (prep.m, prep.c);
         let net = dynamics_net(m, c, &cfg.hidden, rng)?;
         let hutchinson = m > cfg.exact_trace_max_dim;
+        let solver = cfg.solver()?;
         let fit = LikelihoodFit {
             lr: cfg.lr,
             betas: cfg.betas,
@@ -244,12 +245,12 @@ impl Ffjord {
             } else {
                 None
             };
-            log_density_standardized(&net, y, cond, cfg.ode_steps, probe.as_ref(), false)
+            log_density_standardized(&net, y, cond, &solver, probe.as_ref(), false)
         })?;
         Ok(FittedFfjord {
             dynamics: net,
             m,
-            ode_steps: cfg.ode_steps,
+            solver,
             scaling: prep.scaling()?,
             report,
         })
