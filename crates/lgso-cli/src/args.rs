@@ -32,7 +32,7 @@ pub enum Command {
     /// results.csv, a Markdown table and one comparison plot per problem.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
-    /// Time one GAN surrogate fit on real trust-region data.
+    /// Time one surrogate fit (GAN by default) on real trust-region data.
     #[command(allow_negative_numbers = true)]
     BenchFit(BenchFitArgs),
     /// Continue a stopped, failed or killed run from its run database.
@@ -44,6 +44,11 @@ pub enum Command {
     BenchProtocol(BenchProtocolArgs),
     /// The SHiP muon-shield simulator: simulate, draw, bench.
     Shield(crate::shield::ShieldArgs),
+    /// Check a surrogate's gradients at psi: R fits on fresh trust-region
+    /// data against the true gradient of E[R] (or a finite difference),
+    /// with bias tests and plots.
+    #[command(allow_negative_numbers = true)]
+    Diagnose(DiagnoseArgs),
 }
 
 /// Arguments of `lgso resume`.
@@ -72,6 +77,47 @@ pub struct ExportArgs {
     pub dir: PathBuf,
     /// Where to write samples.csv, requests.csv and trace.csv; default
     /// RUN_DIR/export.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `lgso diagnose`.
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Built-in problem (see `lgso problems`).
+    #[arg(value_name = "PROBLEM")]
+    pub problem: String,
+    /// Surrogate family: gan, ffjord or mdn; default: the config's
+    /// `lgso.surrogate`, else gan.
+    #[arg(long, value_name = "NAME")]
+    pub surrogate: Option<String>,
+    /// Where to take the gradients: `start` (the problem's start point) or
+    /// psi as comma-separated numbers, e.g. 2,0.
+    #[arg(
+        long,
+        value_name = "PSI",
+        default_value = "start",
+        allow_negative_numbers = true
+    )]
+    pub at: String,
+    /// Independent fits R (at least 2), each on fresh trust-region data.
+    #[arg(long, value_name = "R", default_value_t = 5)]
+    pub fits: usize,
+    /// TOML config file: N, M, eps, K and the surrogate's settings.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of every draw; default: the config's (0).
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Paired draws per coordinate of the finite-difference reference
+    /// (problems without an exact gradient).
+    #[arg(long, value_name = "S", default_value = "200k", value_parser = parse_count)]
+    pub fd_samples: usize,
+    /// Step h of the finite-difference reference (psi units).
+    #[arg(long, value_name = "H", default_value_t = 0.05)]
+    pub fd_step: f64,
+    /// Directory for diagnose.json, gradient.png and y.png; default
+    /// runs/diagnose-<problem>-<surrogate>-<unix seconds>.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
@@ -191,9 +237,16 @@ pub struct BenchFitArgs {
     /// Training samples.
     #[arg(long, value_name = "K", default_value_t = 48_000, value_parser = parse_count)]
     pub samples: usize,
-    /// Passes over the training set.
-    #[arg(long, value_name = "E", default_value_t = 15)]
-    pub epochs: usize,
+    /// Passes over the training set; default: the surrogate's configured
+    /// epochs (GAN 15, FFJORD 25, MDN 10).
+    #[arg(long, value_name = "E")]
+    pub epochs: Option<usize>,
+    /// Surrogate family: gan, ffjord or mdn.
+    #[arg(long, value_name = "NAME", default_value = "gan")]
+    pub surrogate: String,
+    /// TOML config file whose [gan], [ffjord] or [mdn] settings are used.
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Seed of the data and the fit.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,

@@ -1,5 +1,5 @@
 //! `lgso bench` (methods compared over seeds on built-in problems) and
-//! `lgso bench-fit` (the cost of one GAN fit).
+//! `lgso bench-fit` (the cost of one surrogate fit).
 //!
 //! `lgso bench --problems P1,P2 --methods M1,M2 --seeds K --budget CALLS
 //! --jobs J --out DIR` runs every (problem, method, seed), up to `J` runs
@@ -652,10 +652,25 @@ fn median(v: &[f64]) -> Option<f64> {
     })
 }
 
+/// Fails unless `name` is a surrogate family of `lgso.surrogate`.
+///
+/// # Errors
+/// A message naming the option and the expected values.
+pub fn check_surrogate(name: &str) -> anyhow::Result<()> {
+    if !lgso::config::SURROGATES.contains(&name) {
+        bail!(
+            "unknown surrogate `{name}` in --surrogate: expected one of {}",
+            lgso::config::SURROGATES.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// `lgso bench-fit`.
 ///
 /// # Errors
-/// An unknown problem, invalid GAN settings, simulator or surrogate errors.
+/// An unknown problem or surrogate, invalid surrogate settings, simulator
+/// or surrogate errors.
 pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     let max = lgso::config::MAX_SAMPLES;
     if !(2..=max).contains(&args.samples) {
@@ -664,33 +679,51 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
             args.samples
         );
     }
-    if args.epochs == 0 {
+    if args.epochs == Some(0) {
         bail!("invalid --epochs 0: expected an integer >= 1 (passes over the training set)");
     }
-    // Validate the GAN settings with the library's own checks.
-    let mut cfg = lgso::config::Config {
-        problem: args.problem.clone(),
-        seed: args.seed,
-        ..Default::default()
+    check_surrogate(&args.surrogate)?;
+    // Validate the surrogate settings with the library's own checks.
+    let mut cfg = load_config(args.config.as_deref())?;
+    cfg.problem = args.problem.clone();
+    cfg.seed = args.seed;
+    cfg.lgso.surrogate = args.surrogate.clone();
+    // the paper's defaults per surrogate: what one iteration trains for
+    let (default_epochs, batch_size, updates_per_batch) = match args.surrogate.as_str() {
+        "ffjord" => (cfg.ffjord.epochs, cfg.ffjord.batch_size, 1),
+        "mdn" => (cfg.mdn.epochs, cfg.mdn.batch_size, 1),
+        _ => (
+            cfg.gan.epochs,
+            cfg.gan.batch_size,
+            (cfg.gan.critic_steps + cfg.gan.generator_steps).max(1),
+        ),
     };
-    cfg.gan.epochs = args.epochs;
+    if let Some(e) = args.epochs {
+        cfg.gan.epochs = e;
+        cfg.ffjord.epochs = e;
+        cfg.mdn.epochs = e;
+    }
     let resolved = cfg.resolve()?;
+    let epochs = args.epochs.unwrap_or(default_epochs);
     let problem = by_name(&args.problem)?;
-    let gan = &resolved.config.gan;
-    let report = lgso::bench::fit_timing(&problem, args.samples, gan, args.seed)?;
-    let updates_per_batch = (gan.critic_steps + gan.generator_steps).max(1);
+    let surrogate = lgso::driver::surrogate_for(&resolved)?;
+    let report = lgso::bench::fit_timing_of(&problem, args.samples, surrogate.as_ref(), args.seed)?;
     let minibatches = report.steps / updates_per_batch;
     let ms = if minibatches > 0 {
         1000.0 * report.seconds / minibatches as f64
     } else {
         f64::NAN
     };
-    // One iteration at the paper's settings trains on (N + 1) * M fresh
-    // samples (plus reused ones) for the default number of epochs.
-    let defaults = lgso::config::GanConfig::default();
+    // One iteration at the configured settings trains on (N + 1) * M fresh
+    // samples (plus reused ones) for the configured number of epochs.
     let per_iteration = resolved.calls_per_iteration();
-    let batches_per_epoch = per_iteration.div_ceil(defaults.batch_size as u64);
-    let projected = ms / 1000.0 * (batches_per_epoch * defaults.epochs as u64) as f64;
+    let batches_per_epoch = per_iteration.div_ceil(batch_size as u64);
+    let projected = ms / 1000.0 * (batches_per_epoch * default_epochs as u64) as f64;
+    let update = if args.surrogate == "gan" {
+        "one critic + one generator update"
+    } else {
+        "one Adam update"
+    };
     let d = problem.dims();
     let rows = [
         (
@@ -706,28 +739,26 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
                 text::num(resolved.eps())
             ),
         ),
-        ("epochs", args.epochs.to_string()),
+        ("surrogate", args.surrogate.clone()),
+        ("epochs", epochs.to_string()),
         (
             "minibatches",
             format!(
                 "{} (batch size {})",
                 text::calls(minibatches as u64),
-                gan.batch_size
+                batch_size
             ),
         ),
         ("seconds", format!("{:.2}", report.seconds)),
-        (
-            "ms/minibatch",
-            format!("{ms:.2} (one critic + one generator update)"),
-        ),
+        ("ms/minibatch", format!("{ms:.2} ({update})")),
         (
             "projected",
             format!(
-                "{projected:.1} s of fitting per iteration at the paper's settings \
+                "{projected:.1} s of fitting per iteration at the configured settings \
                  ((N + 1) * M = {} fresh samples, batch {}, {} epochs; reused samples add to it)",
                 text::calls(per_iteration),
-                defaults.batch_size,
-                defaults.epochs
+                batch_size,
+                default_epochs
             ),
         ),
     ];

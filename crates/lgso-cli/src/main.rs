@@ -20,6 +20,7 @@ mod bench;
 mod bench_plot;
 mod bench_protocol;
 mod external;
+mod diagnose;
 mod plot;
 mod problems;
 mod progress;
@@ -73,6 +74,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Export(a) => resume::export(a),
         Command::BenchProtocol(a) => bench_protocol::bench_protocol(a),
         Command::Shield(a) => shield::shield(a),
+        Command::Diagnose(a) => diagnose::diagnose(a),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::design::trust_region_design;
 use crate::error::Result;
 use crate::problem::{draw, Problem};
 use crate::seed::{derive_seed, rng_from_seed};
-use crate::surrogate::{CramerGan, FitReport, FittedSurrogate};
+use crate::surrogate::{CramerGan, FitReport, Surrogate};
 
 /// Draws one iteration's worth of real training data for `problem` around
 /// its start point (N Latin-hypercube points + the centre, `samples` draws
@@ -25,9 +25,56 @@ pub fn fit_timing(
     gan: &GanConfig,
     seed: u64,
 ) -> Result<FitReport> {
-    let n_points = problem.defaults.n_points;
+    fit_timing_of(problem, samples, &CramerGan::new(gan.clone()), seed)
+}
+
+/// As [`fit_timing`] for any surrogate family (a step is one optimizer
+/// update of the family: a critic or a generator update for the GAN, one
+/// Adam step for FFJORD and the MDN).
+///
+/// # Errors
+/// Simulator or surrogate errors.
+pub fn fit_timing_of(
+    problem: &Problem,
+    samples: usize,
+    surrogate: &dyn Surrogate,
+    seed: u64,
+) -> Result<FitReport> {
     let mut rng = rng_from_seed(derive_seed(seed, &[0]));
-    let design = trust_region_design(&problem.start, problem.defaults.eps, n_points, &mut rng);
+    let d = &problem.defaults;
+    let data = trust_region_data(
+        problem,
+        &problem.start,
+        d.eps,
+        d.n_points,
+        samples,
+        seed,
+        &mut rng,
+    )?;
+    let fitted = surrogate.fit(&data, &mut rng)?;
+    Ok(fitted.report())
+}
+
+/// One L-GSO iteration's training data at `psi`: the trust-region design
+/// (`n_points` Latin-hypercube points in `[psi - eps, psi + eps]`, drawn
+/// from `rng`, plus psi), and
+/// `ceil(samples / (N + 1))` simulator draws at each point, the draws at
+/// point `i` seeded by `derive_seed(seed, &[1, i])`.
+///
+/// # Errors
+/// Simulator errors; [`crate::Error::Dimension`] for a psi of the wrong
+/// length.
+pub fn trust_region_data(
+    problem: &Problem,
+    psi: &[f64],
+    eps: f64,
+    n_points: usize,
+    samples: usize,
+    seed: u64,
+    rng: &mut crate::seed::Rng,
+) -> Result<Samples> {
+    crate::error::check_vector("psi", psi, problem.dims().psi)?;
+    let design = trust_region_design(psi, eps, n_points, rng);
     let per_point = samples.div_ceil(design.rows()).max(1);
     let dims = problem.dims();
     let mut data = Samples::empty(dims.psi, dims.x, dims.y);
@@ -40,6 +87,5 @@ pub fn fit_timing(
         )?;
         data.append(&s)?;
     }
-    let fitted = CramerGan::new(gan.clone()).fit_gan(&data, &mut rng)?;
-    Ok(fitted.report())
+    Ok(data)
 }

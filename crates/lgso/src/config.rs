@@ -47,6 +47,10 @@ pub struct Config {
     pub lgso: LgsoConfig,
     /// Settings of the GAN surrogate.
     pub gan: GanConfig,
+    /// Settings of the FFJORD surrogate.
+    pub ffjord: FfjordConfig,
+    /// Settings of the mixture-density-network surrogate.
+    pub mdn: MdnConfig,
     /// Numerical differentiation baseline.
     pub numdiff: NumDiffConfig,
     /// Guided evolutionary strategies baseline.
@@ -213,6 +217,8 @@ impl Default for Config {
             monitor: MonitorConfig::default(),
             lgso: LgsoConfig::default(),
             gan: GanConfig::default(),
+            ffjord: FfjordConfig::default(),
+            mdn: MdnConfig::default(),
             numdiff: NumDiffConfig::default(),
             ges: GesConfig::default(),
             reinforce: ReinforceConfig::default(),
@@ -257,7 +263,9 @@ pub struct MonitorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LgsoConfig {
-    /// Surrogate family: `gan` (the conditional Cramer GAN).
+    /// Surrogate family: `gan` (the conditional Cramer GAN, default),
+    /// `ffjord` (a conditional continuous normalizing flow) or `mdn` (a
+    /// conditional mixture density network); see [`SURROGATES`].
     pub surrogate: String,
     /// `N`, parameter points per iteration drawn by Latin hypercube in the
     /// trust region (the centre is added: N + 1 points). Default: per
@@ -372,6 +380,143 @@ impl Default for GanConfig {
             instance_noise: 0.01,
             gradient_penalty: 10.0,
             leaky_slope: 0.01,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// The surrogate families `lgso.surrogate` may name.
+pub const SURROGATES: [&str; 3] = ["gan", "ffjord", "mdn"];
+
+/// FFJORD surrogate settings (lgso.md, "FFJORD surrogate of the
+/// reference"; [`crate::surrogate::ffjord`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FfjordConfig {
+    /// Hidden widths of the dynamics network `[y, t, x, psi] -> ... -> y`,
+    /// tanh. Default [32, 32] (one block).
+    pub hidden: Vec<usize>,
+    /// Adam learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999) (PyTorch's).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 25.
+    pub epochs: usize,
+    /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
+    /// to the training y. Default 0.01.
+    pub instance_noise: f64,
+    /// ODE solver in training and sampling: `rk4` (classical Runge-Kutta,
+    /// `ode_steps` fixed steps) or `dopri5` (adaptive Dormand-Prince 5(4)
+    /// with `rtol`/`atol`, first step `1 / ode_steps`). Default `rk4`.
+    pub solver: String,
+    /// RK4 steps over `t in [0, 1]` (the initial step count of `dopri5`).
+    /// Default 4.
+    pub ode_steps: usize,
+    /// Relative tolerance of `dopri5`. Default 1e-5.
+    pub rtol: f64,
+    /// Absolute tolerance of `dopri5`. Default 1e-5.
+    pub atol: f64,
+    /// Exact divergence (one vector-Jacobian product per y dimension) for y
+    /// dimensions up to this; the Hutchinson estimator above. Default 2.
+    pub exact_trace_max_dim: usize,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit.
+    /// Default false (the reference keeps it constant).
+    pub cosine_decay: bool,
+    /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl Default for FfjordConfig {
+    fn default() -> Self {
+        FfjordConfig {
+            hidden: vec![32, 32],
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 25,
+            instance_noise: 0.01,
+            solver: "rk4".into(),
+            ode_steps: 4,
+            rtol: 1e-5,
+            atol: 1e-5,
+            exact_trace_max_dim: 2,
+            cosine_decay: false,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+/// Mixture-density-network surrogate settings
+/// ([`crate::surrogate::mdn`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnConfig {
+    /// Gaussian components per y coordinate. Default 5.
+    pub components: usize,
+    /// Hidden widths of each coordinate's network, tanh. Default [64, 64].
+    pub hidden: Vec<usize>,
+    /// Adam learning rate at the start of the fit. Default 3e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 30.
+    pub epochs: usize,
+    /// Instance noise, as [`FfjordConfig::instance_noise`]. Default 0.01.
+    pub instance_noise: f64,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit
+    /// (without it the last iterate keeps Adam's minibatch noise). Default
+    /// true.
+    pub cosine_decay: bool,
+    /// Shards per minibatch, as [`GanConfig::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl FfjordConfig {
+    /// The configured ODE solver.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `solver`.
+    pub fn solver(&self) -> Result<crate::surrogate::ode::Solver> {
+        use crate::surrogate::ode::Solver;
+        match self.solver.as_str() {
+            "rk4" => Ok(Solver::Rk4 {
+                steps: self.ode_steps,
+            }),
+            "dopri5" => Ok(Solver::Dopri5 {
+                rtol: self.rtol,
+                atol: self.atol,
+                initial_steps: self.ode_steps,
+            }),
+            other => Err(Error::config(
+                "ffjord.solver",
+                "\"rk4\" or \"dopri5\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+}
+
+impl Default for MdnConfig {
+    fn default() -> Self {
+        MdnConfig {
+            components: 5,
+            hidden: vec![64, 64],
+            lr: 3e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 30,
+            instance_noise: 0.01,
+            cosine_decay: true,
             shards: 2,
             threads: 0,
         }
@@ -947,13 +1092,14 @@ impl Config {
         }
         self.validate_baselines()?;
         let l = &self.lgso;
-        if l.surrogate != "gan" {
+        if !SURROGATES.contains(&l.surrogate.as_str()) {
             return Err(Error::config(
                 "lgso.surrogate",
-                "\"gan\"",
+                format!("one of {}", SURROGATES.join(", ")),
                 format!("{:?}", l.surrogate),
             ));
         }
+        self.validate_flows()?;
         if let Some(eps) = l.eps {
             positive("lgso.eps", eps)?;
         }
@@ -1030,6 +1176,38 @@ impl Config {
 }
 
 impl Config {
+    /// Checks `[ffjord]` and `[mdn]`.
+    fn validate_flows(&self) -> Result<()> {
+        let f = &self.ffjord;
+        widths("ffjord.hidden", &f.hidden)?;
+        positive("ffjord.lr", f.lr)?;
+        betas("ffjord.betas", f.betas)?;
+        at_least("ffjord.batch_size", f.batch_size, 2)?;
+        at_most("ffjord.batch_size", f.batch_size, MAX_SAMPLES)?;
+        at_least("ffjord.epochs", f.epochs, 1)?;
+        non_negative("ffjord.instance_noise", f.instance_noise)?;
+        at_least("ffjord.ode_steps", f.ode_steps, 1)?;
+        at_most("ffjord.ode_steps", f.ode_steps, 10_000)?;
+        f.solver()?;
+        positive("ffjord.rtol", f.rtol)?;
+        positive("ffjord.atol", f.atol)?;
+        at_least("ffjord.shards", f.shards, 1)?;
+        at_most("ffjord.shards", f.shards, 1024)?;
+        let d = &self.mdn;
+        at_least("mdn.components", d.components, 1)?;
+        at_most("mdn.components", d.components, MAX_WIDTH)?;
+        widths("mdn.hidden", &d.hidden)?;
+        positive("mdn.lr", d.lr)?;
+        betas("mdn.betas", d.betas)?;
+        at_least("mdn.batch_size", d.batch_size, 2)?;
+        at_most("mdn.batch_size", d.batch_size, MAX_SAMPLES)?;
+        at_least("mdn.epochs", d.epochs, 1)?;
+        non_negative("mdn.instance_noise", d.instance_noise)?;
+        at_least("mdn.shards", d.shards, 1)?;
+        at_most("mdn.shards", d.shards, 1024)?;
+        Ok(())
+    }
+
     fn validate_baselines(&self) -> Result<()> {
         let d = &self.numdiff;
         positive("numdiff.step", d.step)?;
@@ -1205,6 +1383,18 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A non-empty list of hidden widths in `1..=MAX_WIDTH`.
+fn widths(key: &str, w: &[usize]) -> Result<()> {
+    if w.is_empty() || w.iter().any(|&v| v == 0 || v > MAX_WIDTH) {
+        return Err(Error::config(
+            key,
+            format!("a non-empty list of widths from 1 to {MAX_WIDTH}, e.g. [32, 32]"),
+            format!("{w:?}"),
+        ));
+    }
+    Ok(())
 }
 
 fn at_most(key: &str, v: usize, max: usize) -> Result<()> {

@@ -59,6 +59,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod design;
+pub mod diagnose;
 pub mod driver;
 pub mod error;
 pub mod evaluate;

@@ -4,15 +4,16 @@
 
 use candle_core::{DType, Device, Tensor};
 use lgso::config::GanConfig;
-use lgso::data::{Matrix, Samples};
+use lgso::data::Samples;
 use lgso::design::trust_region_design;
 use lgso::problem::{by_name, draw};
 use lgso::seed::{derive_seed, rng_from_seed};
 use lgso::surrogate::gan::{cramer_critic_input_gradient, gradient_penalty};
 use lgso::surrogate::mlp::{Activation, Init, Mlp};
-use lgso::surrogate::{pathwise_gradient, CramerGan, FittedSurrogate};
-use rand::Rng;
+use lgso::surrogate::{pathwise_gradient, CramerGan};
 use rand_distr::{Distribution, StandardNormal};
+
+mod common;
 
 fn t64(v: Vec<f64>, r: usize, c: usize) -> Tensor {
     Tensor::from_vec(v, (r, c), &Device::Cpu).unwrap()
@@ -121,44 +122,7 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
     let p = penalty(&critic);
     let p0 = p.to_scalar::<f64>().unwrap();
     assert!(p0 > 1e-3, "penalty {p0} is ~0: the check would be vacuous");
-    let grads = p.backward().unwrap();
-    let h = 1e-6;
-    let mut checked = 0;
-    for var in critic.vars() {
-        let g = grads
-            .get(var.as_tensor())
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        let base = var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f64>()
-            .unwrap();
-        for idx in [0, base.len() / 2, base.len() - 1] {
-            let eval = |delta: f64| {
-                let mut v = base.clone();
-                v[idx] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                let r = penalty(&critic).to_scalar::<f64>().unwrap();
-                var.set(&Tensor::from_vec(base.clone(), var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                r
-            };
-            let fd = (eval(h) - eval(-h)) / (2.0 * h);
-            assert!(
-                (g[idx] - fd).abs() < 1e-6 * (1.0 + fd.abs()),
-                "weight {idx} of a {:?} tensor: backward {} vs finite difference {fd}",
-                var.shape(),
-                g[idx]
-            );
-            checked += 1;
-        }
-    }
+    let checked = common::check_weight_gradients(&critic, &penalty);
     assert_eq!(checked, 18);
 }
 
@@ -168,65 +132,16 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
 fn gan_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
-    let k = 20_000;
-    let psi: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let x: Vec<f64> = (0..k).map(|_| rng.random_range(-1.0..1.0)).collect();
-    let y: Vec<f64> = (0..k)
-        .map(|i| {
-            let z: f64 = StandardNormal.sample(&mut rng);
-            2.0 * psi[i] + x[i] + 0.5 * z
-        })
-        .collect();
-    let data = Samples {
-        psi: Matrix::from_vec(k, 1, psi).unwrap(),
-        x: Matrix::from_vec(k, 1, x).unwrap(),
-        y: Matrix::from_vec(k, 1, y).unwrap(),
-    };
+    let data = common::linear_gaussian_data(20_000, &mut rng);
     let gan = CramerGan::new(GanConfig {
         epochs: 10,
         ..GanConfig::default()
     });
     let fitted = gan.fit_gan(&data, &mut rng).unwrap();
-    // Evaluate on a grid: mean and std of 4000 generated y per (psi, x).
-    let grid_psi = [-0.8, -0.4, 0.0, 0.4, 0.8];
-    let grid_x = [-0.6, 0.0, 0.6];
-    let per = 4000;
-    let (mut rows, mut means, mut stds) = (Vec::new(), Vec::new(), Vec::new());
-    for &p in &grid_psi {
-        for &xv in &grid_x {
-            let z = lgso::surrogate::mlp::randn(per, fitted.noise_dim(), &mut rng).unwrap();
-            let pt = Tensor::from_vec(vec![p as f32; per], (per, 1), &Device::Cpu).unwrap();
-            let xt = Tensor::from_vec(vec![xv as f32; per], (per, 1), &Device::Cpu).unwrap();
-            let ys: Vec<f32> = fitted
-                .sample(&z, &xt, &pt)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1()
-                .unwrap();
-            let (mean, se) =
-                lgso::problem::mean_and_stderr(&ys.iter().map(|&v| v as f64).collect::<Vec<_>>());
-            rows.push((p, xv));
-            means.push(mean);
-            stds.push(se * (per as f64).sqrt());
-        }
-    }
-    // Least squares of mean on (1, psi, x): the grid is balanced, so each
-    // slope is cov(mean, v) / var(v).
-    let slope = |f: &dyn Fn(&(f64, f64)) -> f64| {
-        let vbar = rows.iter().map(f).sum::<f64>() / rows.len() as f64;
-        let mbar = means.iter().sum::<f64>() / means.len() as f64;
-        let cov: f64 = rows
-            .iter()
-            .zip(&means)
-            .map(|(r, m)| (f(r) - vbar) * (m - mbar))
-            .sum();
-        let var: f64 = rows.iter().map(|r| (f(r) - vbar).powi(2)).sum();
-        cov / var
-    };
-    let slope_psi = slope(&|r| r.0);
-    let slope_x = slope(&|r| r.1);
-    let spread = stds.iter().sum::<f64>() / stds.len() as f64;
+    // Mean and std of 4000 generated y per (psi, x) of a grid.
+    let grid = common::grid_fit(&fitted, &mut rng);
+    let (slope_psi, slope_x) = (grid.slope_psi, grid.slope_x);
+    let spread = grid.stds.iter().sum::<f64>() / grid.stds.len() as f64;
     eprintln!("slope psi {slope_psi:.3}, slope x {slope_x:.3}, spread {spread:.3}");
     // Tolerances: a GAN fitted on 20k samples for 10 epochs is not exact
     // (seen: slopes within 2% and 10%); 15% on the slopes and 20% on the

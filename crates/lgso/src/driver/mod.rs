@@ -693,7 +693,15 @@ pub fn surrogate_for(cfg: &ResolvedConfig) -> Result<Box<dyn crate::surrogate::S
         "gan" => Ok(Box::new(crate::surrogate::CramerGan::new(
             cfg.config.gan.clone(),
         ))),
-        other => Err(Error::config("lgso.surrogate", "\"gan\"", other)),
+        "ffjord" => Ok(Box::new(crate::surrogate::Ffjord::new(
+            cfg.config.ffjord.clone(),
+        ))),
+        "mdn" => Ok(Box::new(crate::surrogate::Mdn::new(cfg.config.mdn.clone()))),
+        other => Err(Error::config(
+            "lgso.surrogate",
+            format!("one of {}", crate::config::SURROGATES.join(", ")),
+            other,
+        )),
     }
 }
 

@@ -7,6 +7,11 @@
 //! result is a different type, a [`FittedSurrogate`], whose
 //! [`FittedSurrogate::sample`] is pure and differentiable in psi. An
 //! unfitted model cannot be sampled.
+//!
+//! Families (`[lgso] surrogate`): [`CramerGan`] (`gan`, the paper's GAN),
+//! [`Ffjord`] (`ffjord`, a conditional continuous normalizing flow) and
+//! [`Mdn`] (`mdn`, a conditional Gaussian-mixture density network with
+//! implicit reparameterization); `train.rs` holds what their fits share.
 
 use candle_core::{Tensor, Var};
 
@@ -16,10 +21,16 @@ use crate::problem::Objective;
 use crate::seed::Rng;
 
 pub mod activation;
+pub mod ffjord;
 pub mod gan;
+pub mod mdn;
 pub mod mlp;
+pub mod ode;
+pub(crate) mod train;
 
+pub use ffjord::{Ffjord, FittedFfjord};
 pub use gan::{CramerGan, FittedGan};
+pub use mdn::{FittedMdn, Mdn};
 
 /// What one fit did, for the trace and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
