@@ -2,36 +2,12 @@
 //! diagnosis writes its report and plots; bad options are one `error:` line
 //! with exit code 2.
 
+mod common;
+
 use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-/// A fresh temporary directory, removed on drop.
-struct TestDir(PathBuf);
-
-impl TestDir {
-    fn new(name: &str) -> TestDir {
-        let dir =
-            std::env::temp_dir().join(format!("lgso-cli-diagnose-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create test dir");
-        TestDir(dir)
-    }
-
-    fn lgso(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_lgso"))
-            .args(args)
-            .current_dir(&self.0)
-            .output()
-            .expect("run lgso")
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use common::TestDir;
 
 /// A cheap three-hump setting: 5 points x 200 samples per fit.
 const SMALL: &str =
@@ -48,7 +24,7 @@ fn one_error_line(out: &Output) -> String {
 #[test]
 fn diagnose_writes_the_report_and_plots() {
     let dir = TestDir::new("ok");
-    fs::write(dir.0.join("small.toml"), SMALL).unwrap();
+    fs::write(dir.path().join("small.toml"), SMALL).unwrap();
     let out = dir.lgso(&[
         "diagnose",
         "three-hump",
@@ -79,10 +55,10 @@ fn diagnose_writes_the_report_and_plots() {
         assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
     }
     for f in ["diagnose.json", "gradient.png", "y.png"] {
-        assert!(dir.0.join("d").join(f).is_file(), "{f} missing");
+        assert!(dir.path().join("d").join(f).is_file(), "{f} missing");
     }
     let json: serde_json::Value =
-        serde_json::from_slice(&fs::read(dir.0.join("d/diagnose.json")).unwrap()).unwrap();
+        serde_json::from_slice(&fs::read(dir.path().join("d/diagnose.json")).unwrap()).unwrap();
     assert_eq!(json["fits"].as_array().unwrap().len(), 2);
     assert_eq!(json["bias"].as_array().unwrap().len(), 2);
     assert_eq!(json["psi"], serde_json::json!([1.0, -0.5]));
@@ -105,7 +81,7 @@ fn diagnose_writes_the_report_and_plots() {
 #[test]
 fn diagnose_rejects_bad_options() {
     let dir = TestDir::new("bad");
-    fs::write(dir.0.join("small.toml"), SMALL).unwrap();
+    fs::write(dir.path().join("small.toml"), SMALL).unwrap();
     let cases: [(&[&str], &str); 6] = [
         (&["--fd-step", "0"], "--fd-step 0"),
         (&["--fits", "1"], "--fits 1"),

@@ -8,10 +8,9 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{assert_one_line_error, TestDir};
+use common::{assert_one_line_error, kill_run_after, TestDir};
 
 const TOY: &str = env!("CARGO_BIN_EXE_lgso-toy-sim");
 
@@ -206,8 +205,10 @@ fn a_killed_external_run_resumes_to_the_same_psi() {
         "-q",
     ]);
     ok(&out);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lgso"))
-        .args([
+    // header + start point + 2 iterations, then a little into the next
+    kill_run_after(
+        t.path(),
+        &[
             "run",
             "--simulator",
             &sim,
@@ -216,26 +217,11 @@ fn a_killed_external_run_resumes_to_the_same_psi() {
             "--out",
             "killed",
             "-q",
-        ])
-        .current_dir(t.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start lgso");
-    let trace = t.path().join("killed/trace.csv");
-    let t0 = Instant::now();
-    let lines = |p: &Path| fs::read_to_string(p).map_or(0, |s| s.lines().count());
-    // header + start point + 2 iterations, then a little into the next
-    while lines(&trace) < 4 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "run did not progress"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(150));
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+        ],
+        &t.path().join("killed/trace.csv"),
+        4,
+        Duration::from_millis(150),
+    );
     assert!(
         !t.path().join("killed/summary.json").exists(),
         "finished before the kill"

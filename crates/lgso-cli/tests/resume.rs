@@ -8,10 +8,9 @@ mod common;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{assert_one_line_error, TestDir};
+use common::{assert_one_line_error, kill_run_after, TestDir};
 
 /// Three hump, 5 points x 200 samples = 1000 calls per iteration, 20
 /// iterations; each iteration fits a small GAN (a fraction of a second),
@@ -54,25 +53,15 @@ fn a_killed_run_resumes_to_the_same_psi_without_losing_or_repeating_samples() {
     assert_eq!(full["calls"], 20000);
 
     // the same run, killed (SIGKILL) once a few iterations are on disk
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lgso"))
-        .args(["run", "--config", "c.toml", "--out", "killed", "-q"])
-        .current_dir(t.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start lgso");
     let trace = t.path().join("killed/trace.csv");
-    let t0 = Instant::now();
     // header + start point + 4 iterations
-    while lines(&trace) < 6 {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "run did not progress"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().expect("SIGKILL");
-    let _ = child.wait();
+    kill_run_after(
+        t.path(),
+        &["run", "--config", "c.toml", "--out", "killed", "-q"],
+        &trace,
+        6,
+        Duration::ZERO,
+    );
     assert!(
         !t.path().join("killed/summary.json").exists(),
         "the run finished before it was killed; the test needs a kill mid-run"

@@ -79,3 +79,35 @@ pub fn assert_one_line_error(out: &Output, needles: &[&str]) {
         assert!(lines[0].contains(n), "{n:?} missing from: {stderr}");
     }
 }
+
+/// Starts `lgso args...` in `dir`, waits until `trace` (a run's
+/// trace.csv) has `rows` lines, sleeps `extra`, and kills the process with
+/// SIGKILL (panics if the run makes no progress within two minutes).
+pub fn kill_run_after(
+    dir: &Path,
+    args: &[&str],
+    trace: &Path,
+    rows: usize,
+    extra: std::time::Duration,
+) {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lgso"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start lgso");
+    let lines = |p: &Path| fs::read_to_string(p).map_or(0, |s| s.lines().count());
+    let t0 = Instant::now();
+    while lines(trace) < rows {
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "run did not progress"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(extra);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+}
