@@ -11,6 +11,13 @@ use lgso::external::{PoolOptions, WorkerPool};
 use lgso::problem::external::{problem, ExternalSpec};
 use lgso::problem::{Dims, EXTERNAL};
 
+fn h_name(spec: &ExternalSpec, i: usize) -> String {
+    spec.psi_names
+        .as_ref()
+        .and_then(|n| n.get(i).cloned())
+        .unwrap_or_else(|| format!("psi_{}", i + 1))
+}
+
 /// Starts the workers of `cfg.simulator` and resolves the configuration on
 /// the problem their handshake describes. The start point is `start`, else
 /// the middle of the bounds (config or handshake).
@@ -36,6 +43,7 @@ pub fn start(mut cfg: Config) -> anyhow::Result<(ResolvedConfig, WorkerPool)> {
         retries: s.retries,
         chunk_samples: s.chunk_samples,
         batch_samples: s.batch_samples,
+        handshake_timeout: Duration::from_secs_f64(s.handshake_timeout),
         ..PoolOptions::default()
     };
     if let Some(w) = s.workers {
@@ -71,6 +79,18 @@ pub fn start(mut cfg: Config) -> anyhow::Result<(ResolvedConfig, WorkerPool)> {
         .as_ref()
         .map(|b| b.iter().map(|&[lo, hi]| (lo, hi)).collect())
         .or_else(|| h.bounds.clone());
+    if let (Some(c), Some(h)) = (&cfg.bounds, &h.bounds) {
+        for (i, (&[lo, hi], &(hlo, hhi))) in c.iter().zip(h).enumerate() {
+            if lo < hlo || hi > hhi {
+                bail!(
+                    "invalid setting `bounds`: coordinate {} is [{lo}, {hi}] but the simulator \
+                     `{}` accepts [{hlo}, {hhi}] (its handshake); config bounds may only narrow them",
+                    h_name(&spec, i),
+                    pool.command()
+                );
+            }
+        }
+    }
     let start = match (&cfg.start, &bounds) {
         (Some(start), _) => start.clone(),
         (None, Some(b)) => b.iter().map(|(lo, hi)| 0.5 * (lo + hi)).collect(),

@@ -31,14 +31,24 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     let calls = store.last_checkpoint()?.map_or(0, |c| c.calls);
     if store.status()? == RunStatus::Finished {
         let reason = store.meta("stop_reason")?.unwrap_or_default();
-        let grows_budget = args.budget.is_some_and(|b| b > calls);
-        let grows_iterations = args
-            .max_iterations
-            .is_some_and(|n| cfg.stop.max_iterations.is_none_or(|m| n > m));
-        if !(grows_budget || grows_iterations) {
+        let room = match reason.as_str() {
+            "budget" => args.budget.is_some_and(|b| b > calls),
+            "max_iterations" => args
+                .max_iterations
+                .is_some_and(|n| cfg.stop.max_iterations.is_none_or(|m| n > m)),
+            _ => false,
+        };
+        if !room {
+            let how = match reason.as_str() {
+                "budget" => format!("pass --budget above {calls} to continue it"),
+                "max_iterations" => format!(
+                    "pass --max-iterations above {} to continue it",
+                    cfg.stop.max_iterations.unwrap_or_default()
+                ),
+                _ => "it reached its target".to_string(),
+            };
             bail!(
-                "run {} is finished (stopped by {reason} after {} calls); nothing to resume: pass \
-                 --budget above {calls} or a larger --max-iterations to continue it",
+                "run {} is finished (stopped by {reason} after {} calls); nothing to resume: {how}",
                 dir.display(),
                 text::calls(calls)
             );
@@ -50,10 +60,20 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.max_iterations {
         cfg.stop.max_iterations = Some(n);
     }
+    let cwd = store.meta("cwd")?;
     drop(store);
     let done = if cfg.problem == lgso::problem::EXTERNAL {
+        // the simulator command may be relative to where the run started:
+        // start the workers there again
+        let dir = std::path::absolute(dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
+        if let Some(cwd) = cwd {
+            std::env::set_current_dir(&cwd).with_context(|| {
+                format!("cannot enter {cwd}, the directory the run was started in")
+            })?;
+        }
         let (resolved, mut pool) = crate::external::start(cfg)?;
-        let done = execute_with(&resolved, dir, args.quiet, &mut pool, true)?;
+        let done = execute_with(&resolved, &dir, args.quiet, &mut pool, true)?;
         (resolved, done)
     } else {
         let resolved = cfg.resolve()?;

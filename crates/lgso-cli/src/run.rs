@@ -80,6 +80,12 @@ pub fn execute_with(
     evaluator: &mut dyn Evaluator,
     resume: bool,
 ) -> anyhow::Result<Finished> {
+    if !resume {
+        crate::run_dir::check_free(dir)?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create run directory {}", dir.display()))?;
+    }
+    let _lock = lock_run(dir)?;
     let (mut run_dir, mut store) = if resume {
         let store = RunStore::open(dir)?;
         store.set_meta("config", &cfg.config.to_toml_string()?)?;
@@ -89,10 +95,10 @@ pub fn execute_with(
         let store = RunStore::create(dir, &cfg.config.to_toml_string()?, &evaluator.describe())?;
         let d = cfg.problem.dims();
         store.set_meta("dims", &format!("{},{},{}", d.psi, d.x, d.y))?;
-        let names: Vec<String> = match &cfg.problem.psi_names {
-            Some(n) => n.clone(),
-            None => (1..=d.psi).map(|i| format!("psi_{i}")).collect(),
-        };
+        if let Ok(cwd) = std::env::current_dir() {
+            store.set_meta("cwd", &cwd.display().to_string())?;
+        }
+        let names: Vec<String> = (0..d.psi).map(|i| cfg.problem.psi_name(i)).collect();
         store.set_meta("psi_names", &serde_json::to_string(&names)?)?;
         (run_dir, store)
     };
@@ -136,6 +142,34 @@ pub fn execute_with(
             dir.join(lgso::store::FILE).display(),
             dir.display()
         ))),
+    }
+}
+
+/// Takes an exclusive lock on `dir/run.lock` for as long as the returned
+/// file lives (the operating system releases it when the process ends,
+/// also on SIGKILL), so that two processes never run or resume the same
+/// run directory at once.
+///
+/// # Errors
+/// When another process holds the lock, or the file cannot be created.
+fn lock_run(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("run.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another lgso process is running {} (it holds {}); wait for it or stop it first",
+            dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(anyhow::Error::new(e).context(format!("cannot lock {}", path.display())))
+        }
     }
 }
 
@@ -259,6 +293,19 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
                         text::seconds(s.median_seconds_per_iteration),
                     )
                 }
+            },
+        ),
+        (
+            "failures",
+            if s.failed_requests == 0 {
+                "none".to_string()
+            } else {
+                format!(
+                    "{} simulator requests failed or returned NaN/infinite samples (kept, not \
+                     trained on; `lgso export {}` -> requests.csv)",
+                    s.failed_requests,
+                    done.dir.display()
+                )
             },
         ),
         ("run directory", done.dir.display().to_string()),

@@ -103,7 +103,7 @@ impl RunDir {
         let mut psi = csv::Writer::from_path(&psi_path)
             .with_context(|| format!("cannot create {}", psi_path.display()))?;
         let mut header = vec!["iteration".to_string(), "calls".to_string()];
-        header.extend((1..=n).map(|i| format!("psi_{i}")));
+        header.extend((0..n).map(|i| cfg.problem.psi_name(i)));
         psi.write_record(&header)?;
         psi.flush()?;
 

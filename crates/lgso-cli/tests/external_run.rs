@@ -115,14 +115,11 @@ fn rejected_samples_are_flagged_and_a_crashing_simulator_stops_the_run_cleanly()
         &QUADRATIC.replace("budget = 16000", "budget = 8000"),
     );
     // every worker's 3rd batch has a NaN y, an infinite y and an infinite
-    // x: those samples are rejected and the run goes on (each hit request
-    // counts as failed, so the limit is raised to 50%)
+    // x: those 3 samples are rejected, the rest of the request is kept, and
+    // the run goes on under the default 10% limit (3 lost samples of 400)
     t.write(
         "nan.toml",
-        &format!(
-            "{}max_failure_rate = 0.5\n",
-            QUADRATIC.replace("budget = 16000", "budget = 8000")
-        ),
+        &QUADRATIC.replace("budget = 16000", "budget = 8000"),
     );
     let out = t.lgso(&[
         "run",
@@ -287,9 +284,68 @@ fn bad_simulators_and_mismatched_configs_are_clear_errors() {
     // an unterminated quote in the command
     let out = run("python3 'sim.py", "q.toml");
     assert_one_line_error(&out, &["simulator", "unterminated"]);
+    // [simulator] settings or --workers with a built-in problem
+    t.write("builtin.toml", "[simulator]\ncommand = [\"sim\"]\n");
+    let out = t.lgso(&["run", "--config", "builtin.toml", "-q"]);
+    assert_one_line_error(&out, &["simulator", "problem = \"external\""]);
+    let out = t.lgso(&["run", "--workers", "2", "-q"]);
+    assert_one_line_error(&out, &["simulator", "three-hump"]);
     // a built-in problem and --simulator together
     let out = t.lgso(&["run", "rosenbrock", "--simulator", &toy(""), "-q"]);
     assert_one_line_error(&out, &["--simulator", "rosenbrock"]);
     // nothing was left behind as a run
     assert!(!t.path().join("x/run.sqlite").exists());
+}
+
+#[test]
+fn a_run_stopped_by_a_broken_simulator_continues_once_it_is_fixed() {
+    let t = TestDir::new("ext-fixed");
+    t.write(
+        "q.toml",
+        &QUADRATIC.replace("chunk_samples = 150", "chunk_samples = 150\nretries = 0"),
+    );
+    // a wrapper that crashes until the file `fixed` exists
+    let script = t.write(
+        "sim.sh",
+        &format!(
+            "#!/bin/sh\nif [ -e fixed ]; then exec {TOY} --model quadratic; fi\nexec {TOY} --model quadratic --fail crash --fail-after 2\n"
+        ),
+    );
+    let mut perms = fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    fs::set_permissions(&script, perms).unwrap();
+    let out = t.lgso(&[
+        "run",
+        "--simulator",
+        "./sim.sh",
+        "--config",
+        "q.toml",
+        "--out",
+        "r",
+        "-q",
+    ]);
+    assert_one_line_error(&out, &["max_failure_rate", "crash", "lgso resume r"]);
+    // the failed requests are simulated again by the fixed simulator
+    t.write("fixed", "");
+    let out = t.lgso(&["resume", "r", "-q"]);
+    ok(&out);
+    let s = json(&t.path().join("r/summary.json"));
+    assert_eq!(s["calls"], 16000);
+    assert_eq!(s["stop_reason"], "budget");
+    // the same psi as a run on the working simulator from the start
+    let out = t.lgso(&[
+        "run",
+        "--simulator",
+        "./sim.sh",
+        "--config",
+        "q.toml",
+        "--out",
+        "ok",
+        "-q",
+    ]);
+    ok(&out);
+    assert_eq!(
+        json(&t.path().join("ok/summary.json"))["psi_final"],
+        s["psi_final"]
+    );
 }

@@ -57,7 +57,7 @@ pub fn fit_timing_of(
 
 /// One L-GSO iteration's training data at `psi`: the trust-region design
 /// (`n_points` Latin-hypercube points in `[psi - eps, psi + eps]`, drawn
-/// from `rng`, plus psi), and
+/// from `rng`, plus psi; clipped to the problem's bounds like L-GSO's), and
 /// `ceil(samples / (N + 1))` simulator draws at each point, the draws at
 /// point `i` seeded by `derive_seed(seed, &[1, i])`.
 ///
@@ -74,7 +74,10 @@ pub fn trust_region_data(
     rng: &mut crate::seed::Rng,
 ) -> Result<Samples> {
     crate::error::check_vector("psi", psi, problem.dims().psi)?;
-    let design = trust_region_design(psi, eps, n_points, rng);
+    let mut design = trust_region_design(psi, eps, n_points, rng);
+    if let Some(b) = &problem.bounds {
+        crate::design::clip_design(&mut design, psi, eps, b);
+    }
     let per_point = samples.div_ceil(design.rows()).max(1);
     let dims = problem.dims();
     let mut data = Samples::empty(dims.psi, dims.x, dims.y);

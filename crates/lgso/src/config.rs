@@ -76,6 +76,9 @@ pub struct Config {
     pub objective: ObjectiveConfig,
 }
 
+/// The most worker processes `[simulator] workers` may ask for.
+pub const MAX_WORKERS: usize = 256;
+
 /// How an external simulator is run (issue #4; protocol in
 /// docs/protocol.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,14 +96,17 @@ pub struct SimulatorConfig {
     /// Times a batch is re-sent after its worker crashed, exited, timed out
     /// or printed garbage. Default 2.
     pub retries: u32,
+    /// Seconds to wait for each worker's handshake line. Default 30.
+    pub handshake_timeout: f64,
     /// A request larger than this is split into chunks of this many
     /// samples (seeded per chunk, so results do not depend on the number
     /// of workers). Default 1000.
     pub chunk_samples: usize,
     /// At most this many samples per protocol message. Default 1000.
     pub batch_samples: usize,
-    /// The run stops (everything saved) once more than this share of its
-    /// requests failed and at least 3 failed. Default 0.1.
+    /// The run stops (everything saved) once more than this share of the
+    /// samples it asked for were lost (failed requests, rejected NaN or
+    /// infinite samples) and at least 3 requests failed. Default 0.1.
     pub max_failure_rate: f64,
     /// Expected psi dimension; the handshake must agree. Default: any.
     pub psi_dim: Option<usize>,
@@ -117,6 +123,7 @@ impl Default for SimulatorConfig {
             workers: None,
             timeout: None,
             retries: 2,
+            handshake_timeout: 30.0,
             chunk_samples: 1000,
             batch_samples: 1000,
             max_failure_rate: 0.1,
@@ -1052,6 +1059,23 @@ impl Config {
 
     fn validate_external(&self, external: bool) -> Result<()> {
         if !external {
+            let s = &self.simulator;
+            let external_only = !s.command.is_empty()
+                || s.workers.is_some()
+                || s.timeout.is_some()
+                || s.psi_dim.is_some()
+                || s.x_dim.is_some()
+                || s.y_dim.is_some();
+            if external_only {
+                return Err(Error::config(
+                    "simulator",
+                    "no [simulator] command, workers (--workers), timeout or dims for a built-in \
+                     problem: they run an external simulator; set problem = \"external\" with \
+                     [simulator] command, or use `lgso run --simulator 'PROGRAM ARGS'` \
+                     (max_failure_rate applies to every problem)",
+                    format!("[simulator] settings with problem {}", self.problem),
+                ));
+            }
             if self.objective != ObjectiveConfig::default() {
                 return Err(Error::config(
                     "objective",
@@ -1063,9 +1087,16 @@ impl Config {
             return Ok(());
         }
         let s = &self.simulator;
-        if s.workers == Some(0) {
-            return Err(Error::config("simulator.workers", "an integer >= 1", 0));
+        if let Some(w) = s.workers {
+            if !(1..=MAX_WORKERS).contains(&w) {
+                return Err(Error::config(
+                    "simulator.workers",
+                    format!("an integer between 1 and {MAX_WORKERS}"),
+                    w,
+                ));
+            }
         }
+        positive("simulator.handshake_timeout", s.handshake_timeout)?;
         if let Some(t) = s.timeout {
             positive("simulator.timeout", t)?;
         }

@@ -166,6 +166,17 @@ pub fn diagnose(
 ) -> Result<Diagnosis> {
     let problem = &cfg.problem;
     check_vector(&format!("psi of problem {}", problem.name), psi, cfg.dim())?;
+    if let Some(b) = cfg.bounds() {
+        for (i, (&v, &(lo, hi))) in psi.iter().zip(b).enumerate() {
+            if !(lo..=hi).contains(&v) {
+                return Err(Error::config(
+                    "--at",
+                    format!("{} within its bounds [{lo}, {hi}]", problem.psi_name(i)),
+                    format!("{} = {v}", problem.psi_name(i)),
+                ));
+            }
+        }
+    }
     if settings.fits < 2 {
         return Err(Error::config(
             "fits",

@@ -287,8 +287,10 @@ impl RunStore {
     }
 
     /// Commits one request's result (its row and its good and rejected
-    /// samples) in one transaction. A request that is already stored is
-    /// left as it is (the first answer is kept).
+    /// samples) in one transaction. A request that is already stored with
+    /// good samples is left as it is (the first answer is kept); one stored
+    /// without any (it failed) is replaced, so that a resumed run can
+    /// simulate failed requests again.
     ///
     /// # Errors
     /// [`Error::Store`].
@@ -296,6 +298,23 @@ impl RunStore {
         let path = self.path.clone();
         let err = sql_err(&path);
         let tx = self.conn.transaction().map_err(&err)?;
+        let stored_good: Option<i64> = tx
+            .query_row(
+                "SELECT good FROM requests WHERE id = ?1",
+                [r.request.id as i64],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        if stored_good == Some(0) {
+            tx.execute(
+                "DELETE FROM samples WHERE request_id = ?1",
+                [r.request.id as i64],
+            )
+            .map_err(&err)?;
+            tx.execute("DELETE FROM requests WHERE id = ?1", [r.request.id as i64])
+                .map_err(&err)?;
+        }
         let psi = vec_blob(&r.request.psi);
         let (fk, fm, ft) = match &r.failure {
             Some(f) => (

@@ -161,7 +161,7 @@ fn requests_round_trip_with_failures_and_rejected_samples() {
     assert!(back.rejected.x.row(0)[0].is_nan());
     assert_eq!(back.failure, r.failure);
     assert_eq!(back.attempts, 2);
-    // committing again keeps the first answer
+    // committing again keeps the first answer (it has a good sample)
     let other = RequestResult::failed(
         &request,
         (2, 1, 2),
@@ -194,6 +194,29 @@ fn requests_round_trip_with_failures_and_rejected_samples() {
     let h = store.history((2, 1, 2), 1).unwrap();
     assert_eq!(h.len(), 1);
     assert_eq!(h.samples().y.row(0), &[1.0, 2.0]);
+    // a trace row whose objective could not be estimated (NaN, stored as
+    // null) reads back as NaN
+    let report = lgso::driver::IterationReport {
+        iteration: 0,
+        calls: 0,
+        objective: f64::NAN,
+        objective_stderr: f64::NAN,
+        objective_exact: None,
+        step: Default::default(),
+        seconds_simulate: 0.0,
+        seconds_total: 0.0,
+        psi: vec![0.5, -1.25],
+    };
+    store.commit_iteration(&report, 0, None).unwrap();
+    let back = store.reports().unwrap();
+    assert!(back[0].objective.is_nan() && back[0].objective_stderr.is_nan());
+    assert!(store
+        .last_checkpoint()
+        .unwrap()
+        .unwrap()
+        .report
+        .objective
+        .is_nan());
     // a second database in the same directory is refused
     assert!(matches!(
         RunStore::create(&d.0, "", "test"),
@@ -253,7 +276,7 @@ fn lgso_stays_inside_the_bounds() {
     let mut c = Config::default();
     c.bounds = Some(vec![[-1.0, 1.0], [-1.0, 1.0]]);
     let e = c.resolve().err().unwrap().to_string();
-    assert!(e.contains("psi[0]") && e.contains("[-1, 1]"), "{e}");
+    assert!(e.contains("psi_1") && e.contains("[-1, 1]"), "{e}");
 }
 
 #[test]

@@ -48,16 +48,20 @@ pub struct IterationReport {
     pub calls: u64,
     /// Monte Carlo estimate of `E[R](psi)` at the current psi, from
     /// `monitor_samples` fresh draws not charged to the budget.
+    #[serde(deserialize_with = "crate::data::f64_or_nan")]
     pub objective: f64,
     /// Its standard error.
+    #[serde(deserialize_with = "crate::data::f64_or_nan")]
     pub objective_stderr: f64,
     /// Closed-form `E[R](psi)` where the problem has one.
     pub objective_exact: Option<f64>,
     /// The step's details (zeros at iteration 0).
     pub step: StepReport,
     /// Seconds simulating in this iteration.
+    #[serde(deserialize_with = "crate::data::f64_or_nan")]
     pub seconds_simulate: f64,
     /// Seconds of the whole iteration (simulate + fit + gradient + monitor).
+    #[serde(deserialize_with = "crate::data::f64_or_nan")]
     pub seconds_total: f64,
     /// The current psi, `[n]`.
     pub psi: Vec<f64>,
@@ -185,6 +189,10 @@ struct Tally {
     calls: u64,
     requests: u64,
     failed: u64,
+    /// Samples asked for and samples not usable (failed requests, rejected
+    /// samples): the failure rate is their ratio.
+    asked: u64,
+    lost: u64,
     last_failure: Option<String>,
 }
 
@@ -193,6 +201,8 @@ impl Tally {
         for r in results {
             self.calls += r.calls();
             self.requests += 1;
+            self.asked += r.request.count as u64;
+            self.lost += (r.request.count as u64).saturating_sub(r.samples.len() as u64);
             if let Some(f) = &r.failure {
                 self.failed += 1;
                 self.last_failure = Some(failure_text(r, f));
@@ -252,7 +262,11 @@ impl Runner<'_, '_> {
         let mut cached: Vec<Option<RequestResult>> = vec![None; requests.len()];
         if let (Some(store), true) = (self.session.store.as_deref(), stored) {
             for (c, r) in cached.iter_mut().zip(requests) {
-                *c = store.completed(r, self.dims)?;
+                // a stored request that produced nothing (it failed) is
+                // simulated again: the simulator may have been fixed
+                *c = store
+                    .completed(r, self.dims)?
+                    .filter(|c| !(c.samples.is_empty() && c.failure.is_some()));
             }
         }
         let todo: Vec<Request> = requests
@@ -621,11 +635,12 @@ fn iterate(
                 last,
             });
         }
-        if tally.failed >= 3 && tally.failed as f64 > max_rate * tally.requests as f64 {
+        if tally.failed >= 3 && tally.lost as f64 > max_rate * tally.asked as f64 {
             return Err(Error::SimulatorFailures {
                 reason: format!(
-                    "{} of {} simulator requests failed, more than simulator.max_failure_rate = {max_rate}",
-                    tally.failed, tally.requests
+                    "{} of {} simulator requests failed, losing {} of {} requested samples, \
+                     more than simulator.max_failure_rate = {max_rate}",
+                    tally.failed, tally.requests, tally.lost, tally.asked
                 ),
                 last: tally.last_failure.clone().unwrap_or_default(),
             });

@@ -133,8 +133,8 @@ pub struct Problem {
     /// (`[n]`). The trust region is clipped to them and every step is
     /// projected back inside.
     pub bounds: Option<Vec<(f64, f64)>>,
-    /// Names of the psi coordinates (`[n]`), used in messages; `None` means
-    /// `psi[0]`, `psi[1]`, ...
+    /// Names of the psi coordinates (`[n]`), used in messages and CSV
+    /// headers; `None` means `psi_1`, `psi_2`, ...
     pub psi_names: Option<Vec<String>>,
 }
 
@@ -154,12 +154,13 @@ impl Problem {
         self.simulator.dims()
     }
 
-    /// The name of psi coordinate `i`: its given name, or `psi[i]`.
+    /// The name of psi coordinate `i` (0-based): its given name, or
+    /// `psi_{i+1}` (the 1-based column names of `psi.csv`).
     pub fn psi_name(&self, i: usize) -> String {
         self.psi_names
             .as_ref()
             .and_then(|n| n.get(i).cloned())
-            .unwrap_or_else(|| format!("psi[{i}]"))
+            .unwrap_or_else(|| format!("psi_{}", i + 1))
     }
 }
 
