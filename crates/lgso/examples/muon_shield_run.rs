@@ -153,7 +153,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .filter(|(_, o)| o.status == Status::Reached)
                 .map(|(i, o)| hit_weight(o.hit, x.get(i, 6)))
                 .collect();
-            Ok::<_, lgso::Error>((w.iter().sum::<f64>(), w.iter().filter(|v| **v > 0.0).count()))
+            Ok::<_, lgso::Error>((
+                w.iter().sum::<f64>(),
+                w.iter().filter(|v| **v > 0.0).count(),
+            ))
         })?;
         println!(
             "{label} psi on {FRESH_MUONS} fresh enhanced muons (seed {FRESH_SEED}): L_hits {loss:.2}, per muon {:.4e}, {hits} with weight > 0",
