@@ -1,26 +1,23 @@
 //! Runs an optimizer (L-GSO or a baseline) on the `muon-shield` problem
-//! from the baseline, optionally on a hits pool of input muons, prints the
-//! objective per iteration and the final psi, and checks the start and
-//! final psi on fresh muons.
-//!
-//! The simulator is the problem's own (bounds of the 42 parameters checked
-//! on every call); the optimizers keep psi inside `Problem::bounds`.
+//! as `lgso run` does (the simulator checks the bounds of the 42 parameters
+//! on every call; the optimizers keep psi inside `Problem::bounds`), prints
+//! the objective per iteration and the final psi, then checks the final
+//! psi against the bounds and the start and final psi on fresh muons.
 //!
 //! Usage: `cargo run --release -p lgso --example muon_shield_run -- CONFIG.toml [METHOD] [SEED] [POOL]`
 //! (METHOD: lgso, cmaes, bo, ...; the config's `problem` is replaced by
-//! `muon-shield`). With POOL = K, the input muons are the hits pool of the
-//! first K enhanced muons at the baseline (spec §5.3,
-//! `ShieldSimulator::hits_pool`). At the end the start and final psi are
+//! `muon-shield`). POOL = K sets `[muon_shield] hits_pool = K`: the input
+//! muons are the hits pool of the first K enhanced muons at the start psi
+//! (spec §5.3, `ShieldSimulator::hits_pool`); `lgso run` does the same with
+//! that setting. At the end the start and final psi are
 //! evaluated on 200 000 fresh enhanced muons (common-random-numbers seed 2,
 //! as `lgso shield simulate --muons 200000 --seed 2`), and the final psi is
 //! checked against the bounds.
 
-use std::sync::Arc;
-
 use lgso::config::Config;
 use lgso::driver::{run_method, IterationReport, Observer, Summary};
 use lgso::problem::muon_shield::{
-    bounds, hit_weight, psi_names, ShieldSimulator, Spectrum, Status, BASELINE,
+    bounds, hit_weight, psi_names, ShieldSimulator, Status, BASELINE,
 };
 use lgso::seed::rng_from_seed;
 
@@ -96,29 +93,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .parse()
             .map_err(|_| format!("SEED `{s}` is not a non-negative integer; {usage}"))?;
     }
-    let mut resolved = config.resolve()?;
     if let Some(c) = args.get(4) {
-        // hits pool (spec §5.3): muons near the acceptance at the baseline
+        // hits pool (spec §5.3): muons near the acceptance at the start psi
         let candidates: usize = c
             .parse()
             .map_err(|_| format!("POOL `{c}` is not a muon count; {usage}"))?;
-        let full = ShieldSimulator::default();
-        let pool = lgso::threads::simulation_pool().install(|| {
-            full.hits_pool(&BASELINE, candidates, 330.0, 530.0, &mut rng_from_seed(0))
-        })?;
-        println!(
-            "hits pool: {} of {candidates} enhanced muons hit |X| <= 3.3 m, |Y| <= 5.3 m (the service window) at the baseline",
-            pool.len()
-        );
-        if pool.is_empty() {
-            return Err("the hits pool is empty: raise POOL".into());
-        }
-        resolved.problem.simulator = Arc::new(ShieldSimulator {
-            spectrum: Spectrum::File(pool),
-            smear: false,
-            ..ShieldSimulator::default()
-        });
+        config.muon_shield.hits_pool = Some(candidates);
     }
+    let resolved = config.resolve()?;
     let mut print = Print::default();
     if let Err(e) = run_method(&resolved, &mut [&mut print]) {
         println!("run failed: {e}; checking the psi of the last completed iteration");
