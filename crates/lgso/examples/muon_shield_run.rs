@@ -1,31 +1,35 @@
 //! Runs an optimizer (L-GSO or a baseline) on the `muon-shield` problem
-//! from the baseline with the simulator's box-bounds check relaxed to
-//! physical validity only (every length > 0, `dZ > 5` cm), and prints the
-//! objective per iteration and the final psi.
-//!
-//! Why: the baseline sits on two bounds of the spec's box (`dXIn_4 = 3`,
-//! `dZ_5 = 305`), so a trust region around it leaves the box until the
-//! optimizer clips trust regions to `Problem::bounds` (a separate change);
-//! `lgso run muon-shield` is the command to use once that has landed.
+//! as `lgso run` does (the simulator checks the bounds of the 42 parameters
+//! on every call; the optimizers keep psi inside `Problem::bounds`), prints
+//! the objective per iteration and the final psi, then checks the final
+//! psi against the bounds and the start and final psi on fresh muons.
 //!
 //! Usage: `cargo run --release -p lgso --example muon_shield_run -- CONFIG.toml [METHOD] [SEED] [POOL]`
 //! (METHOD: lgso, cmaes, bo, ...; the config's `problem` is replaced by
-//! `muon-shield`). With POOL = K, the input muons are the hits pool of
-//! K enhanced muons at the baseline (spec §5.3, `ShieldSimulator::hits_pool`).
-//! At the end the start and final psi are evaluated on 200 000 muons of
-//! the full enhanced spectrum.
-
-use std::sync::Arc;
+//! `muon-shield`). POOL = K sets `[muon_shield] hits_pool = K`: the input
+//! muons are the hits pool of the first K enhanced muons at the start psi
+//! (spec §5.3, `ShieldSimulator::hits_pool`); `lgso run` does the same with
+//! that setting. At the end the start and final psi are
+//! evaluated on 200 000 fresh enhanced muons (common-random-numbers seed 2,
+//! as `lgso shield simulate --muons 200000 --seed 2`), and the final psi is
+//! checked against the bounds.
 
 use lgso::config::Config;
 use lgso::driver::{run_method, IterationReport, Observer, Summary};
 use lgso::problem::muon_shield::{
-    hit_weight, psi_names, ShieldSimulator, Spectrum, Status, BASELINE,
+    bounds, hit_weight, psi_names, ShieldSimulator, Status, BASELINE,
 };
 use lgso::seed::rng_from_seed;
 
+/// Common-random-numbers seed of the fresh-muon check (the optimization
+/// uses the simulator's default, 1).
+const FRESH_SEED: u64 = 2;
+/// Muons of the fresh-muon check.
+const FRESH_MUONS: usize = 200_000;
+
+#[derive(Default)]
 struct Print {
-    /// psi after the last completed iteration.
+    /// psi of the summary (the last psi whose objective was reported).
     last: Vec<f64>,
 }
 
@@ -42,7 +46,6 @@ impl Observer for Print {
         );
         let psi: Vec<String> = r.psi.iter().map(|v| format!("{v:.4}")).collect();
         println!("psi {}", psi.join(" "));
-        self.last = r.psi.clone();
         Ok(())
     }
 
@@ -67,66 +70,79 @@ impl Observer for Print {
             .map(|((f, a), n)| format!("{n} {a} -> {f:.2}"))
             .collect();
         println!("psi: {}", moved.join(", "));
+        let rounded: Vec<String> = s.psi_final.iter().map(|v| format!("{v:.2}")).collect();
+        println!("final psi (cm): {}", rounded.join(" "));
+        self.last = s.psi_final.clone();
         Ok(())
     }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     lgso::threads::single_threaded_tensor_ops();
+    let usage = "usage: muon_shield_run CONFIG.toml [METHOD] [SEED] [POOL]";
     let args: Vec<String> = std::env::args().collect();
-    let path = args
-        .get(1)
-        .ok_or("usage: muon_shield_run CONFIG.toml [METHOD] [SEED]")?;
-    let mut config = Config::from_toml_str(&std::fs::read_to_string(path)?)?;
+    let path = args.get(1).ok_or(usage)?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("config {path}: {e}"))?;
+    let mut config = Config::from_toml_str(&text)?;
     config.problem = "muon-shield".into();
     if let Some(m) = args.get(2) {
         config.method = m.clone();
     }
     if let Some(s) = args.get(3) {
-        config.seed = s.parse()?;
+        config.seed = s
+            .parse()
+            .map_err(|_| format!("SEED `{s}` is not a non-negative integer; {usage}"))?;
     }
-    let mut resolved = config.resolve()?;
-    let full = ShieldSimulator {
-        bounds: None,
+    if let Some(c) = args.get(4) {
+        // hits pool (spec §5.3): muons near the acceptance at the start psi
+        let candidates: usize = c
+            .parse()
+            .map_err(|_| format!("POOL `{c}` is not a muon count; {usage}"))?;
+        config.muon_shield.hits_pool = Some(candidates);
+    }
+    let resolved = config.resolve()?;
+    let mut print = Print::default();
+    if let Err(e) = run_method(&resolved, &mut [&mut print]) {
+        println!("run failed: {e}; checking the psi of the last completed iteration");
+    }
+    // the final psi against the bounds of the 42 parameters
+    let outside: Vec<String> = print
+        .last
+        .iter()
+        .zip(bounds())
+        .zip(psi_names())
+        .filter(|((v, (lo, hi)), _)| !(lo..=hi).contains(v))
+        .map(|((v, (lo, hi)), n)| format!("{n} = {v} outside [{lo}, {hi}]"))
+        .collect();
+    if outside.is_empty() {
+        println!("bounds: every final parameter is within its bounds");
+    } else {
+        println!("bounds: OUTSIDE: {}", outside.join(", "));
+    }
+    // the start and final psi on fresh enhanced muons (bounds checked)
+    let fresh = ShieldSimulator {
+        crn_seed: Some(FRESH_SEED),
         ..ShieldSimulator::default()
     };
-    let mut sim = full.clone();
-    if let Some(c) = args.get(4) {
-        // hits pool (spec §5.3): muons near the acceptance at the baseline
-        let candidates: usize = c.parse()?;
-        let pool = lgso::threads::simulation_pool().install(|| {
-            full.hits_pool(&BASELINE, candidates, 330.0, 530.0, &mut rng_from_seed(0))
-        })?;
-        println!(
-            "hits pool: {} of {candidates} enhanced muons hit |X| <= 3.3 m, |Y| <= 5.3 m (the service window) at the baseline",
-            pool.len()
-        );
-        sim.spectrum = Spectrum::File(pool);
-        sim.smear = false;
-    }
-    resolved.problem.simulator = Arc::new(sim);
-    resolved.problem.bounds = None;
-    let mut print = Print { last: Vec::new() };
-    if let Err(e) = run_method(&resolved, &mut [&mut print]) {
-        println!("run failed: {e}; evaluating the psi of the last completed iteration");
-    }
-    // the start and final psi on the full enhanced spectrum (CRN, 200 000 muons)
     for (label, psi) in [("start", &BASELINE.to_vec()), ("final", &print.last)] {
-        let mut rng = rng_from_seed(0);
-        let (loss, n) = lgso::threads::simulation_pool().install(|| {
-            let x = full.muons(200_000, &mut rng);
-            let out = full.outcomes(psi, &x, &mut rng)?;
-            let loss: f64 = out
+        let mut rng = rng_from_seed(FRESH_SEED);
+        let (loss, hits) = lgso::threads::simulation_pool().install(|| {
+            let x = fresh.muons(FRESH_MUONS, &mut rng);
+            let out = fresh.outcomes(psi, &x, &mut rng)?;
+            let w: Vec<f64> = out
                 .iter()
                 .enumerate()
                 .filter(|(_, o)| o.status == Status::Reached)
                 .map(|(i, o)| hit_weight(o.hit, x.get(i, 6)))
-                .sum();
-            Ok::<_, lgso::Error>((loss, x.rows()))
+                .collect();
+            Ok::<_, lgso::Error>((
+                w.iter().sum::<f64>(),
+                w.iter().filter(|v| **v > 0.0).count(),
+            ))
         })?;
         println!(
-            "{label} psi on 200000 enhanced muons: L_hits {loss:.2}, per muon {:.4e}",
-            loss / n as f64
+            "{label} psi on {FRESH_MUONS} fresh enhanced muons (seed {FRESH_SEED}): L_hits {loss:.2}, per muon {:.4e}, {hits} with weight > 0",
+            loss / FRESH_MUONS as f64
         );
     }
     Ok(())

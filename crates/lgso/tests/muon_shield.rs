@@ -703,3 +703,49 @@ fn flat_and_steep_directions_under_common_random_numbers() {
         assert!(l > factor * base, "dZ_{} x0.9: {l} vs {base}", k + 1);
     }
 }
+
+#[test]
+fn hits_pool_setting_of_the_config() {
+    use lgso::config::Config;
+    use lgso::Error;
+    // `[muon_shield] hits_pool = K`: the input muons are those of the
+    // first K that hit the window at the start psi, so under CRN every one
+    // of them lands in |X| <= 3.3 m, |Y| <= 5.3 m there again
+    let cfg = Config::from_toml_str(
+        "problem = \"muon-shield\"\n[muon_shield]\nhits_pool = 20000\n[stop]\nmax_iterations = 1\n",
+    )
+    .expect("config");
+    let resolved = cfg.resolve().expect("resolve");
+    let sim = &resolved.problem.simulator;
+    let mut rng = rng_from_seed(0);
+    let x = sim.sample_x(200, &mut rng);
+    let y = sim.simulate(&BASELINE, &x, &mut rng).expect("simulate");
+    for i in 0..y.rows() {
+        assert!(
+            y.get(i, 0).abs() <= 330.0 && y.get(i, 1).abs() <= 530.0,
+            "pool muon {i} hit ({}, {}) at the baseline",
+            y.get(i, 0),
+            y.get(i, 1)
+        );
+    }
+    // bad settings name the key
+    for (toml, what) in [
+        (
+            "problem = \"three-hump\"\n[muon_shield]\nhits_pool = 1000\n",
+            "another problem",
+        ),
+        (
+            "problem = \"muon-shield\"\n[muon_shield]\nhits_pool = 0\n",
+            "zero",
+        ),
+        (
+            "problem = \"muon-shield\"\n[muon_shield]\nhits_pool = 3\n",
+            "an empty pool",
+        ),
+    ] {
+        match Config::from_toml_str(toml).expect("parse").resolve() {
+            Err(Error::Config { key, .. }) => assert_eq!(key, "muon_shield.hits_pool", "{what}"),
+            other => panic!("{what}: expected a config error, got {other:?}"),
+        }
+    }
+}

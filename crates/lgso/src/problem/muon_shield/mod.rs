@@ -72,7 +72,8 @@
 //! tensor objective (it is provided on f64 values: [`objective::ship_fcn`]
 //! and printed by `lgso shield simulate`). The "hits-only x pool" of §5.3
 //! exists as a fixed pool built once at a given psi
-//! ([`ShieldSimulator::hits_pool`]), not refreshed every iteration as
+//! ([`ShieldSimulator::hits_pool`], [`pool_simulator`]; `[muon_shield]
+//! hits_pool` of the config), not refreshed every iteration as
 //! L-GSO's code did.
 
 use std::sync::Arc;
@@ -287,6 +288,45 @@ impl ShieldSimulator {
             .map(|i| tracker.track(x.row(i), &cfg, &mut MuonRng::new(seeds[i])))
             .collect())
     }
+}
+
+/// Half-width in `X` of the hits-pool window (the L-GSO service's), cm.
+pub const POOL_HALF_X_CM: f64 = 330.0;
+/// Half-height in `Y` of the hits-pool window, cm.
+pub const POOL_HALF_Y_CM: f64 = 530.0;
+
+/// The default simulator with the [`ShieldSimulator::hits_pool`] of its
+/// first `candidates` muons at `psi` (window `|X| <= 3.3 m`, `|Y| <= 5.3 m`)
+/// as its input muons (`smear = false`: the pooled muons are already
+/// smeared). Tracks on [`crate::threads::simulation_pool`].
+///
+/// # Errors
+/// As [`ShieldSimulator::hits_pool`]; [`Error::Config`] (key
+/// `muon_shield.hits_pool`) when no muon hits the window.
+pub fn pool_simulator(psi: &[f64], candidates: usize) -> Result<ShieldSimulator> {
+    let full = ShieldSimulator::default();
+    let pool = crate::threads::simulation_pool().install(|| {
+        full.hits_pool(
+            psi,
+            candidates,
+            POOL_HALF_X_CM,
+            POOL_HALF_Y_CM,
+            &mut crate::seed::rng_from_seed(0),
+        )
+    })?;
+    if pool.is_empty() {
+        return Err(Error::config(
+            "muon_shield.hits_pool",
+            "enough candidate muons for at least one to hit |X| <= 3.3 m, |Y| <= 5.3 m at the \
+             start psi (about 1 in 260 at the baseline)",
+            format!("{candidates}, of which none hit the window"),
+        ));
+    }
+    Ok(ShieldSimulator {
+        spectrum: Spectrum::File(pool),
+        smear: false,
+        ..full
+    })
 }
 
 impl Simulator for ShieldSimulator {
