@@ -141,7 +141,7 @@ fn rejected_samples_are_flagged_and_a_crashing_simulator_stops_the_run_cleanly()
     // three bad samples per hit batch; a request (400 samples in chunks of
     // 150) may span several batches
     assert!(
-        rejected % 3 == 0 && rejected >= 3 * failed,
+        rejected.is_multiple_of(3) && rejected >= 3 * failed,
         "{rejected} rejected, {failed} failed"
     );
     let requests = fs::read_to_string(t.path().join("nan/export/requests.csv")).unwrap();

@@ -212,6 +212,16 @@ pub struct Outcome {
     pub samples: Samples,
 }
 
+/// Reads an `f64` written by serde_json, where NaN and infinities are
+/// written as `null`: `null` reads back as NaN (trace rows of the run
+/// database; an objective that could not be estimated is NaN).
+///
+/// # Errors
+/// When the value is neither a number nor null.
+pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,14 +245,4 @@ mod tests {
         assert_eq!(s.y.as_slice(), &[30.0, 10.0]);
         assert!(Matrix::from_vec(2, 2, vec![1.0]).is_err());
     }
-}
-
-/// Reads an `f64` written by serde_json, where NaN and infinities are
-/// written as `null`: `null` reads back as NaN (trace rows of the run
-/// database; an objective that could not be estimated is NaN).
-///
-/// # Errors
-/// When the value is neither a number nor null.
-pub fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }

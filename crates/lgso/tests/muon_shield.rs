@@ -659,7 +659,7 @@ fn zero_muons_reaching_the_plane_is_a_valid_zero_objective() {
             0.0,
             0.0,
             -100.0,
-            if i % 2 == 0 { 13.0 } else { -13.0 },
+            if i.is_multiple_of(2) { 13.0 } else { -13.0 },
         ]);
     }
     let y = sim.simulate(&BASELINE, &x, &mut rng_from_seed(0)).unwrap();
