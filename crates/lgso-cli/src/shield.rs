@@ -332,6 +332,25 @@ fn draw(a: &DrawArgs) -> anyhow::Result<ExitCode> {
         let o = tracker.track_path(m, &sim.sim, &mut r, Some(&mut path));
         tracks.push((m[6], o.status, path));
     }
+    let png = a
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !png {
+        bail!(
+            "invalid value `{}` for `--out`: expected a file name ending in .png",
+            a.out.display()
+        );
+    }
+    if let Some(parent) = a.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!(
+                "invalid value `{}` for `--out`: the directory {} does not exist",
+                a.out.display(),
+                parent.display()
+            );
+        }
+    }
     register_font().map_err(anyhow::Error::msg)?;
     draw_png(&a.out, &shield, &tracks).map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     say!(

@@ -42,6 +42,11 @@ impl Spectrum {
         match s {
             "enhanced" => Ok(Spectrum::Enhanced),
             "physical" => Ok(Spectrum::Physical),
+            path if !Path::new(path).is_file() => Err(Error::config(
+                "spectrum",
+                "enhanced, physical or the path of a muon CSV file (px,py,pz,x0,y0,z0,pdg)",
+                format!("{path:?}, which is not a file"),
+            )),
             path => Ok(Spectrum::File(read_muon_csv(Path::new(path))?)),
         }
     }
