@@ -145,13 +145,9 @@ fn rejected_samples_are_flagged_and_a_crashing_simulator_stops_the_run_cleanly()
         "{rejected} rejected, {failed} failed"
     );
     let requests = fs::read_to_string(t.path().join("nan/export/requests.csv")).unwrap();
-    // failed_requests counts the optimizer's requests; the monitor's are
-    // stored (and may be hit) too
-    let step_hits = requests
-        .lines()
-        .filter(|l| l.contains(",step,") && l.contains("non_finite"))
-        .count();
-    assert_eq!(step_hits as u64, failed);
+    // failed_requests counts the optimizer's and the monitor's requests
+    let hits = requests.matches("non_finite").count();
+    assert_eq!(hits as u64, failed);
     // every rejected sample holds a non-finite value; no good one does
     for l in samples.lines().skip(1) {
         let bad = l.contains("NaN") || l.contains("inf");

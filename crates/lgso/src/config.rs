@@ -68,6 +68,8 @@ pub struct Config {
     /// Box bounds `[[lo, hi], ...]` of psi (`[n]` pairs); default: the
     /// problem's or the external simulator's handshake, if any. The trust
     /// region is clipped to them and every L-GSO step projected inside.
+    /// Each entry must have exactly two numbers.
+    #[serde(deserialize_with = "bound_pairs")]
     pub bounds: Option<Vec<[f64; 2]>>,
     /// An external simulator (problem `external`) and how its worker
     /// processes are run.
@@ -88,6 +90,25 @@ pub struct MuonShieldConfig {
     /// when the configuration is resolved (~1 s of tracking per 50 000
     /// candidates). Default: none (the full spectrum).
     pub hits_pool: Option<usize>,
+}
+
+/// Reads `bounds = [[lo, hi], ...]`, refusing entries with other than two
+/// numbers (a fixed-size array would drop extra numbers silently).
+fn bound_pairs<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Vec<[f64; 2]>>, D::Error> {
+    let raw: Option<Vec<Vec<f64>>> = Option::deserialize(d)?;
+    raw.map(|v| {
+        v.into_iter()
+            .map(|pair| match pair.as_slice() {
+                &[lo, hi] => Ok([lo, hi]),
+                other => Err(serde::de::Error::custom(format!(
+                    "each entry of `bounds` must be [lo, hi], found {other:?}"
+                ))),
+            })
+            .collect()
+    })
+    .transpose()
 }
 
 /// The most worker processes `[simulator] workers` may ask for.

@@ -272,6 +272,12 @@ fn lgso_stays_inside_the_bounds() {
         assert!(inside(&r.psi), "psi outside the bounds: {:?}", r.psi);
     }
     assert!(summary.iterations == 4);
+    // an entry with three numbers is refused, not truncated
+    let e = Config::from_toml_str("bounds = [[0.0, 1.0, 2.0], [0.0, 1.0]]")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("[lo, hi]") && e.contains("bounds"), "{e}");
     // a start outside the bounds is refused, naming the coordinate
     let mut c = Config::default();
     c.bounds = Some(vec![[-1.0, 1.0], [-1.0, 1.0]]);

@@ -115,7 +115,8 @@ pub struct Summary {
     pub iterations: u64,
     /// Simulator calls charged.
     pub calls: u64,
-    /// Simulator requests that failed (in part or in full).
+    /// Simulator requests that failed (in part or in full), the
+    /// optimizer's and the monitor's.
     pub failed_requests: u64,
     /// Start point.
     pub psi_start: Vec<f64>,
@@ -248,6 +249,8 @@ struct Runner<'a, 'b> {
     dims: (usize, usize, usize),
     monitor_samples: usize,
     monitor_seed: u64,
+    /// Monitor requests that failed (in part or in full).
+    monitor_failed: u64,
 }
 
 impl Runner<'_, '_> {
@@ -316,6 +319,9 @@ impl Runner<'_, '_> {
         };
         let results = self.evaluate(RequestKind::Monitor, &[request])?;
         let exact = self.cfg.problem.exact.as_ref().map(|e| e.value(psi));
+        if results[0].failure.is_some() {
+            self.monitor_failed += 1;
+        }
         let samples = &results[0].samples;
         if samples.is_empty() {
             if let Some(f) = &results[0].failure {
@@ -401,6 +407,7 @@ pub fn run_session(
         dims: (dims.psi, dims.x, dims.y),
         monitor_samples: cfg.monitor_samples(),
         monitor_seed: derive_seed(cfg.config.seed, &[stream::MONITOR]),
+        monitor_failed: 0,
     };
     let info = RunInfo {
         problem: problem.name.to_string(),
@@ -465,7 +472,7 @@ pub fn run_session(
         stop_reason,
         iterations: optimizer.iteration(),
         calls: tally.calls,
-        failed_requests: tally.failed,
+        failed_requests: tally.failed + runner.monitor_failed,
         psi_start: info.start.clone(),
         // the last psi whose objective was estimated, so that psi_final
         // and objective_final belong together also when a run failed
