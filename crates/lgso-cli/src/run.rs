@@ -80,18 +80,16 @@ pub fn execute_with(
     evaluator: &mut dyn Evaluator,
     resume: bool,
 ) -> anyhow::Result<Finished> {
-    if !resume {
-        crate::run_dir::check_free(dir)?;
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create run directory {}", dir.display()))?;
-    }
-    let _lock = lock_run(dir)?;
-    let (mut run_dir, mut store) = if resume {
+    // the lock is taken before a resumed run rewrites anything; a fresh
+    // run takes it once RunDir::create has checked and made the directory
+    let (_lock, mut run_dir, mut store) = if resume {
+        let lock = lock_run(dir)?;
         let store = RunStore::open(dir)?;
         store.set_meta("config", &cfg.config.to_toml_string()?)?;
-        (RunDir::reopen(dir, cfg)?, store)
+        (lock, RunDir::reopen(dir, cfg)?, store)
     } else {
         let run_dir = RunDir::create(dir, cfg)?;
+        let lock = lock_run(dir)?;
         let store = RunStore::create(dir, &cfg.config.to_toml_string()?, &evaluator.describe())?;
         let d = cfg.problem.dims();
         store.set_meta("dims", &format!("{},{},{}", d.psi, d.x, d.y))?;
@@ -100,7 +98,7 @@ pub fn execute_with(
         }
         let names: Vec<String> = (0..d.psi).map(|i| cfg.problem.psi_name(i)).collect();
         store.set_meta("psi_names", &serde_json::to_string(&names)?)?;
-        (run_dir, store)
+        (lock, run_dir, store)
     };
     let label = if cfg.config.method == "lgso" {
         cfg.problem.name.to_string()

@@ -76,6 +76,22 @@ pub struct Failure {
     pub stderr_tail: String,
 }
 
+impl Failure {
+    /// A failure of `request`: the message starts with the request's id and
+    /// psi, `request 7 at psi = [0.5, 2.0]: ` followed by `detail`, so that
+    /// every evaluator's messages name the request the same way.
+    pub fn of(request: &Request, kind: FailureKind, detail: &str, stderr_tail: String) -> Self {
+        Failure {
+            kind,
+            message: format!(
+                "request {} at psi = {:?}: {detail}",
+                request.id, request.psi
+            ),
+            stderr_tail,
+        }
+    }
+}
+
 /// The answer to one [`Request`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RequestResult {
@@ -124,7 +140,7 @@ impl RequestResult {
         }
         let good: Vec<usize> = (0..k).filter(|i| !bad.contains(i)).collect();
         let first = bad[0];
-        let message = format!(
+        let detail = format!(
             "{} of {} samples hold NaN or infinity (first: sample {first}, x = {:?}, y = {:?}); they are kept flagged and not trained on",
             bad.len(),
             k,
@@ -135,11 +151,12 @@ impl RequestResult {
             request: request.clone(),
             samples: all.select(&good),
             rejected: all.select(&bad),
-            failure: Some(Failure {
-                kind: FailureKind::NonFinite,
-                message,
-                stderr_tail: String::new(),
-            }),
+            failure: Some(Failure::of(
+                request,
+                FailureKind::NonFinite,
+                &detail,
+                String::new(),
+            )),
             attempts,
             seconds,
         }
@@ -245,11 +262,7 @@ impl Evaluator for InProcess {
                         Err(e) => RequestResult::failed(
                             r,
                             (dims.psi, dims.x, dims.y),
-                            Failure {
-                                kind: FailureKind::Simulator,
-                                message: e.to_string(),
-                                stderr_tail: String::new(),
-                            },
+                            Failure::of(r, FailureKind::Simulator, &e.to_string(), String::new()),
                             1,
                             t.elapsed().as_secs_f64(),
                         ),

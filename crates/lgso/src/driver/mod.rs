@@ -215,26 +215,15 @@ impl Tally {
 /// One line (plus the stderr tail) naming the request, its psi and what
 /// was wrong.
 pub fn failure_text(r: &RequestResult, f: &crate::evaluate::Failure) -> String {
-    // the worker pool's messages already start with the request and psi
-    let mut s = if f.message.starts_with(&format!("request {} ", r.request.id)) {
-        format!(
-            "{} (iteration {}, {} samples) [{}]",
-            f.message,
-            r.request.iteration,
-            r.request.count,
-            f.kind.name()
-        )
-    } else {
-        format!(
-            "request {} (iteration {}, psi = {:?}, {} samples): {} [{}]",
-            r.request.id,
-            r.request.iteration,
-            r.request.psi,
-            r.request.count,
-            f.message,
-            f.kind.name()
-        )
-    };
+    // every evaluator's message starts with the request's id and psi
+    // (`Failure::of`)
+    let mut s = format!(
+        "{} (iteration {}, {} samples) [{}]",
+        f.message,
+        r.request.iteration,
+        r.request.count,
+        f.kind.name()
+    );
     let tail = f.stderr_tail.trim();
     if !tail.is_empty() {
         s.push_str("; simulator stderr (last lines): ");
@@ -251,6 +240,11 @@ struct Runner<'a, 'b> {
     monitor_seed: u64,
     /// Monitor requests that failed (in part or in full).
     monitor_failed: u64,
+    /// Whether requests may be answered from the run database: only a
+    /// resumed run before its first new checkpoint (afterwards nothing
+    /// asked can be stored yet), so a running run does not query the
+    /// database for every request.
+    lookup: bool,
 }
 
 impl Runner<'_, '_> {
@@ -263,7 +257,7 @@ impl Runner<'_, '_> {
         // stored nor taken from the store
         let stored = kind == RequestKind::Step || !reproducible;
         let mut cached: Vec<Option<RequestResult>> = vec![None; requests.len()];
-        if let (Some(store), true) = (self.session.store.as_deref(), stored) {
+        if let (Some(store), true) = (self.session.store.as_deref(), stored && self.lookup) {
             for (c, r) in cached.iter_mut().zip(requests) {
                 // a stored request that produced nothing (it failed) is
                 // simulated again: the simulator may have been fixed
@@ -350,6 +344,7 @@ impl Runner<'_, '_> {
         if let Some(store) = self.session.store.as_deref_mut() {
             store.commit_iteration(report, calls, optimizer.save_state().as_ref())?;
         }
+        self.lookup = false;
         Ok(())
     }
 }
@@ -401,6 +396,7 @@ pub fn run_session(
     let t0 = Instant::now();
     let problem = &cfg.problem;
     let dims = problem.dims();
+    let lookup = session.resume;
     let mut runner = Runner {
         cfg,
         session,
@@ -408,6 +404,7 @@ pub fn run_session(
         monitor_samples: cfg.monitor_samples(),
         monitor_seed: derive_seed(cfg.config.seed, &[stream::MONITOR]),
         monitor_failed: 0,
+        lookup,
     };
     let info = RunInfo {
         problem: problem.name.to_string(),

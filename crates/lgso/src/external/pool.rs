@@ -732,7 +732,7 @@ impl Run<'_> {
         let r = &self.requests[chunk.request];
         let part = if chunk.of > 1 {
             format!(
-                " (chunk {} of {}, {} samples)",
+                "chunk {} of {} ({} samples): ",
                 chunk.index + 1,
                 chunk.of,
                 chunk.count
@@ -740,14 +740,11 @@ impl Run<'_> {
         } else {
             String::new()
         };
-        Failure {
-            kind,
-            message: format!(
-                "request {} at psi = {:?}{part}: {what} ({worker}; attempt {} of {})",
-                r.id, r.psi, chunk.attempts, self.max_attempts
-            ),
-            stderr_tail: tail,
-        }
+        let detail = format!(
+            "{part}{what} ({worker}; attempt {} of {})",
+            chunk.attempts, self.max_attempts
+        );
+        Failure::of(r, kind, &detail, tail)
     }
 
     /// Records the outcome of chunk `c`; queues its request when complete.
@@ -828,10 +825,6 @@ impl Run<'_> {
         };
         let mut result = RequestResult::from_rows(request, x, y, attempts, seconds);
         if let Some(f) = &mut result.failure {
-            f.message = format!(
-                "request {} at psi = {:?}: {}",
-                request.id, request.psi, f.message
-            );
             f.stderr_tail = tail;
         }
         result
