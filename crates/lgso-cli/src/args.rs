@@ -238,7 +238,7 @@ pub struct BenchFitArgs {
     #[arg(long, value_name = "K", default_value_t = 48_000, value_parser = parse_count)]
     pub samples: usize,
     /// Passes over the training set; default: the surrogate's configured
-    /// epochs (GAN 15, FFJORD 25, MDN 10).
+    /// epochs (GAN 15, FFJORD 25, MDN 30).
     #[arg(long, value_name = "E")]
     pub epochs: Option<usize>,
     /// Surrogate family: gan, ffjord or mdn.

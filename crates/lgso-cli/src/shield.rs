@@ -38,10 +38,13 @@ pub struct ShieldArgs {
 pub enum ShieldCommand {
     /// Track muons through one shield configuration and print the fractions
     /// per status, the hits, the objective, mass, length and wall time.
+    #[command(allow_negative_numbers = true)]
     Simulate(SimulateArgs),
     /// Draw the shield's layout in x-z and y-z with a few tracked muons (PNG).
+    #[command(allow_negative_numbers = true)]
     Draw(DrawArgs),
     /// Muons per second on one core and on all cores at 10 and 20 cm steps.
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
 }
 

@@ -18,7 +18,12 @@ pub fn out(text: &str) -> std::io::Result<()> {
 /// `value ± stderr` of a report's objective, with the exact value where
 /// the problem has one: `-0.51 ± 0.004 (exact -0.5)`.
 pub fn objective(r: &IterationReport) -> String {
-    let mut s = format!("{} ± {}", num(r.objective), sig(r.objective_stderr, 2));
+    let mut s = if r.objective.is_nan() {
+        // the monitor request failed (an external simulator's error)
+        "not estimated".to_string()
+    } else {
+        format!("{} ± {}", num(r.objective), sig(r.objective_stderr, 2))
+    };
     if let Some(e) = r.objective_exact {
         s.push_str(&format!(" (exact {})", num(e)));
     }
