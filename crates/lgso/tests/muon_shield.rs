@@ -119,6 +119,7 @@ fn pencil(p: f64, q: f64) -> MuonState {
         p,
         q,
         t_acc: 0.0,
+        f_acc: 0.0,
     }
 }
 

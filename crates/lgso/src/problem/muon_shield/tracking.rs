@@ -10,8 +10,8 @@ use rand_distr::StandardNormal;
 
 use super::field::{classify, field, Region};
 use super::geometry::{
-    Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE, Z_ABSORBER_FIELD, Z_ABSORBER_START,
-    Z_WALL_END, Z_WALL_START,
+    Section, Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE, Z_ABSORBER_FIELD,
+    Z_ABSORBER_START, Z_WALL_END, Z_WALL_START,
 };
 use super::materials::{
     highland_f, mean_discrete_fraction, Material, StoppingTable, CONCRETE, C_LIGHT, IRON, MUON_MASS,
@@ -177,6 +177,8 @@ pub struct MuonState {
     pub q: f64,
     /// Radiation lengths traversed so far.
     pub t_acc: f64,
+    /// `highland_f(t_acc)`, kept so that a step evaluates `F` once.
+    pub f_acc: f64,
 }
 
 impl MuonState {
@@ -190,6 +192,7 @@ impl MuonState {
             p,
             q: if x[6] < 0.0 { 1.0 } else { -1.0 },
             t_acc: 0.0,
+            f_acc: 0.0,
         }
     }
 
@@ -209,17 +212,38 @@ pub struct Medium {
 }
 
 /// `(sin a, cos a)`: a Taylor series for small angles (error < 3e-11 for
-/// `|a| < 0.1`), the library function otherwise.
+/// `|a| < 0.1`), the library function otherwise. The series multiplies by
+/// reciprocal constants (a division costs ~5x a multiplication and this
+/// runs twice per step).
 #[inline]
 fn sin_cos(a: f64) -> (f64, f64) {
+    const S3: f64 = 1.0 / 6.0;
+    const S5: f64 = 1.0 / 20.0;
+    const S7: f64 = 1.0 / 42.0;
+    const C2: f64 = 0.5;
+    const C4: f64 = 1.0 / 12.0;
+    const C6: f64 = 1.0 / 30.0;
     if a.abs() < 0.1 {
         let a2 = a * a;
         (
-            a * (1.0 - a2 / 6.0 * (1.0 - a2 / 20.0 * (1.0 - a2 / 42.0))),
-            1.0 - a2 / 2.0 * (1.0 - a2 / 12.0 * (1.0 - a2 / 30.0)),
+            a * (1.0 - a2 * S3 * (1.0 - a2 * S5 * (1.0 - a2 * S7))),
+            1.0 - a2 * C2 * (1.0 - a2 * C4 * (1.0 - a2 * C6)),
         )
     } else {
         a.sin_cos()
+    }
+}
+
+/// `1 / sqrt(s)` for `s` near 1 (a unit vector's squared norm after a
+/// small change): the series `1 - x/2 + 3x^2/8 - 5x^3/16` in `x = s - 1`
+/// (error < 3e-13 for `|x| < 1e-3`), the library functions otherwise.
+#[inline]
+fn inv_sqrt_near_one(s: f64) -> f64 {
+    let x = s - 1.0;
+    if x.abs() < 1e-3 {
+        1.0 - x * (0.5 - x * (0.375 - x * 0.3125))
+    } else {
+        1.0 / s.sqrt()
     }
 }
 
@@ -231,21 +255,45 @@ fn axpy(r: &mut [f64; 3], a: f64, v: &[f64; 3]) {
     }
 }
 
-/// Rodrigues' rotation of `v` about the unit vector `k` by angle `a`.
+/// Rodrigues' rotation of `v` about the unit vector `k` by the angles `a`
+/// and `2 a` at once (they share `k x v` and `k . v`): returns
+/// `(R(a) v, R(2 a) v)`.
 #[inline]
-fn rotate(v: [f64; 3], k: [f64; 3], a: f64) -> [f64; 3] {
-    let (s, c) = sin_cos(a);
+fn rotate_half_full(v: [f64; 3], k: [f64; 3], a: f64) -> ([f64; 3], [f64; 3]) {
     let kxv = [
         k[1] * v[2] - k[2] * v[1],
         k[2] * v[0] - k[0] * v[2],
         k[0] * v[1] - k[1] * v[0],
     ];
-    let kv = (k[0] * v[0] + k[1] * v[1] + k[2] * v[2]) * (1.0 - c);
-    [
-        v[0] * c + kxv[0] * s + k[0] * kv,
-        v[1] * c + kxv[1] * s + k[1] * kv,
-        v[2] * c + kxv[2] * s + k[2] * kv,
-    ]
+    let kdv = k[0] * v[0] + k[1] * v[1] + k[2] * v[2];
+    let rot = |s: f64, c: f64| {
+        let kv = kdv * (1.0 - c);
+        [
+            v[0] * c + kxv[0] * s + k[0] * kv,
+            v[1] * c + kxv[1] * s + k[1] * kv,
+            v[2] * c + kxv[2] * s + k[2] * kv,
+        ]
+    };
+    let (s, c) = sin_cos(a);
+    // double angle: sin 2a = 2 s c, cos 2a = 1 - 2 s^2 (exact identities)
+    (rot(s, c), rot(2.0 * s * c, 1.0 - 2.0 * s * s))
+}
+
+/// [`rotate_half_full`] for `k` the unit vector of axis `axis` (0: x,
+/// 1: y): `R(a) v` and `R(2 a) v` as plane rotations. About x:
+/// `(v0, v1 c - v2 s, v2 c + v1 s)`; about y: `(v0 c + v2 s, v1,
+/// v2 c - v0 s)` (Rodrigues' formula with `k x v` written out).
+#[inline]
+fn rotate_axis_half_full(v: [f64; 3], axis: usize, a: f64) -> ([f64; 3], [f64; 3]) {
+    let rot = |s: f64, c: f64| {
+        if axis == 0 {
+            [v[0], v[1] * c - v[2] * s, v[2] * c + v[1] * s]
+        } else {
+            [v[0] * c + v[2] * s, v[1], v[2] * c - v[0] * s]
+        }
+    };
+    let (s, c) = sin_cos(a);
+    (rot(s, c), rot(2.0 * s * c, 1.0 - 2.0 * s * s))
 }
 
 /// One transport step of path length `ds` (cm) in `medium` (§6.2): the
@@ -260,18 +308,35 @@ pub fn step(
     rng: &mut impl RngCore,
 ) -> bool {
     let b = medium.b;
-    let bmag = (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt() * cfg.field_scale;
-    if bmag > 0.0 {
-        let s = cfg.field_scale / bmag;
-        let k = [b[0] * s, b[1] * s, b[2] * s];
-        // alpha = -c q |B| (ds / 100 m) / p (§6.2 step 1).
-        let alpha = -C_LIGHT * st.q * bmag * (ds * 0.01) / st.p;
-        let chord = rotate(st.d, k, 0.5 * alpha);
-        axpy(&mut st.r, ds, &chord);
-        st.d = rotate(st.d, k, alpha);
+    let inv_p = 1.0 / st.p;
+    // alpha = -c q |B| (ds / 100 m) / p (§6.2 step 1); for a field along
+    // +-y or +-x (every field of the shield) the signed angle about that
+    // axis is -c q B_axis (ds / 100 m) / p and Rodrigues' formula reduces
+    // to a plane rotation.
+    let kick = -C_LIGHT * st.q * cfg.field_scale * (ds * 0.01) * inv_p;
+    let bmag = if b[2] == 0.0 && (b[0] == 0.0 || b[1] == 0.0) {
+        0.0 // axis-aligned or zero: handled below without |B|
     } else {
-        let d = st.d;
-        axpy(&mut st.r, ds, &d);
+        (b[0] * b[0] + b[1] * b[1] + b[2] * b[2]).sqrt()
+    };
+    let turn = if bmag > 0.0 {
+        let s = 1.0 / bmag;
+        let k = [b[0] * s, b[1] * s, b[2] * s];
+        Some(rotate_half_full(st.d, k, 0.5 * kick * bmag))
+    } else {
+        let (axis, b_axis) = if b[1] != 0.0 { (1, b[1]) } else { (0, b[0]) };
+        let alpha = kick * b_axis;
+        (alpha != 0.0).then(|| rotate_axis_half_full(st.d, axis, 0.5 * alpha))
+    };
+    match turn {
+        Some((chord, d)) => {
+            axpy(&mut st.r, ds, &chord);
+            st.d = d;
+        }
+        None => {
+            let d = st.d;
+            axpy(&mut st.r, ds, &d);
+        }
     }
     let Some(mat) = medium.material else {
         return true;
@@ -279,6 +344,7 @@ pub fn step(
     let mass_thickness = mat.density * ds; // g/cm^2
     let p0 = st.p;
     let e0 = (p0 * p0 + MUON_MASS * MUON_MASS).sqrt();
+    let inv_e0 = 1.0 / e0;
     let t0 = e0 - MUON_MASS;
     let (s_total, s_disc) = StoppingTable::get().lookup(t0);
     let mut e = match cfg.energy_loss {
@@ -286,7 +352,7 @@ pub fn step(
         EnergyLoss::Mean => e0 - mass_thickness * s_total * 1e-3,
         EnergyLoss::Discrete => {
             let mut e = e0 - mass_thickness * (s_total - s_disc) * 1e-3;
-            let lambda = mass_thickness * s_disc * 1e-3 / (*MEAN_V * e0);
+            let lambda = mass_thickness * s_disc * (1e-3 * *INV_MEAN_V) * inv_e0;
             // Poisson(lambda) events by inversion (lambda << 1 in practice).
             let u: f64 = rng.random();
             let mut k = 0u32;
@@ -317,14 +383,16 @@ pub fn step(
     }
     st.p = (e * e - MUON_MASS * MUON_MASS).sqrt();
     if cfg.scattering {
-        let dt = mass_thickness / mat.x0;
-        let beta = p0 / e0;
-        let var = highland_f(st.t_acc + dt) - highland_f(st.t_acc);
+        let dt = ds * mat.radiation_lengths_per_cm();
         st.t_acc += dt;
-        let theta = 0.0136 / (beta * p0) * var.max(0.0).sqrt();
+        let f_new = highland_f(st.t_acc);
+        let var = f_new - st.f_acc;
+        st.f_acc = f_new;
+        // 13.6 MeV / (beta c p) with beta = p / E
+        let theta = 0.0136 * e0 * inv_p * inv_p * var.max(0.0).sqrt();
         let d = st.d;
-        let norm_u = (d[0] * d[0] + d[2] * d[2]).sqrt();
-        let u = [d[2] / norm_u, 0.0, -d[0] / norm_u];
+        let inv_norm_u = inv_sqrt_near_one(d[0] * d[0] + d[2] * d[2]);
+        let u = [d[2] * inv_norm_u, 0.0, -d[0] * inv_norm_u];
         let v = [
             d[1] * u[2] - d[2] * u[1],
             d[2] * u[0] - d[0] * u[2],
@@ -343,14 +411,15 @@ pub fn step(
         let mut nd = d;
         axpy(&mut nd, au, &u);
         axpy(&mut nd, av, &v);
-        let n = (nd[0] * nd[0] + nd[1] * nd[1] + nd[2] * nd[2]).sqrt();
-        st.d = [nd[0] / n, nd[1] / n, nd[2] / n];
+        let inv_n = inv_sqrt_near_one(nd[0] * nd[0] + nd[1] * nd[1] + nd[2] * nd[2]);
+        st.d = [nd[0] * inv_n, nd[1] * inv_n, nd[2] * inv_n];
     }
     true
 }
 
-/// `<v>` of the discrete-loss fraction density (0.1855, §6.2).
-static MEAN_V: std::sync::LazyLock<f64> = std::sync::LazyLock::new(mean_discrete_fraction);
+/// `1 / <v>` of the discrete-loss fraction density (`<v>` = 0.1855, §6.2).
+static INV_MEAN_V: std::sync::LazyLock<f64> =
+    std::sync::LazyLock::new(|| 1.0 / mean_discrete_fraction());
 
 /// Draws `v` from `f(v) ∝ (1/v)(4/3 - 4/3 v + v^2)` on `[0.01, 1]`:
 /// log-uniform proposal, accepted with probability
@@ -387,6 +456,9 @@ pub struct Tracker<'a> {
     shield: &'a Shield,
     bounds: Vec<f64>,
     zones: Vec<Zone>,
+    /// Per magnet: `(z_start, 1 / (z_end - z_start))`, so that a
+    /// cross-section costs no division.
+    spans: Vec<(f64, f64)>,
 }
 
 impl<'a> Tracker<'a> {
@@ -415,11 +487,26 @@ impl<'a> Tracker<'a> {
                 }
             })
             .collect();
+        let spans = shield
+            .magnets
+            .iter()
+            .map(|m| (m.z_start, 1.0 / (m.z_end - m.z_start)))
+            .collect();
         Tracker {
             shield,
             bounds,
             zones,
+            spans,
         }
+    }
+
+    /// The cross-section of magnet `i` at `z` (as
+    /// [`super::geometry::Magnet::section_at`], without its division).
+    #[inline]
+    fn section(&self, i: usize, z: f64) -> Section {
+        let m = &self.shield.magnets[i];
+        let (z0, inv_len) = self.spans[i];
+        Section::lerp(m.entrance, m.exit, ((z - z0) * inv_len).clamp(0.0, 1.0))
     }
 
     /// Tracks muon `x` (`[px, py, pz, x0, y0, z0, pdg]`) from its origin to
@@ -510,7 +597,7 @@ impl<'a> Tracker<'a> {
                 },
                 Zone::Magnet(i) => {
                     let m = &self.shield.magnets[i];
-                    let region = classify(&m.section_at(mid[2]), mid[0], mid[1]);
+                    let region = classify(&self.section(i, mid[2]), mid[0], mid[1]);
                     if region.is_iron() {
                         Medium {
                             material: Some(IRON),
@@ -558,23 +645,29 @@ impl<'a> Tracker<'a> {
     /// outside at both ends means outside all along: the whole segment is
     /// air and is crossed in one step.
     fn clear_of_iron(&self, i: usize, st: &MuonState, ds: f64) -> bool {
-        let m = &self.shield.magnets[i];
+        let a = self.section(i, st.r[2]);
+        let (half_x, half_y) = (2.0 * a.dx + a.gap, a.dy + a.dx);
+        // Inside the outer box at the start: not clear (the common case in
+        // iron, decided without the end point).
+        if st.r[0].abs() <= half_x && st.r[1].abs() <= half_y {
+            return false;
+        }
         let end = [
             st.r[0] + ds * st.d[0],
             st.r[1] + ds * st.d[1],
             st.r[2] + ds * st.d[2],
         ];
-        let (a, b) = (m.section_at(st.r[2]), m.section_at(end[2]));
+        let b = self.section(i, end[2]);
         let outside = |axis: usize, half_a: f64, half_b: f64| {
             st.r[axis] * end[axis] > 0.0 && st.r[axis].abs() > half_a && end[axis].abs() > half_b
         };
-        outside(0, 2.0 * a.dx + a.gap, 2.0 * b.dx + b.gap) || outside(1, a.dy + a.dx, b.dy + b.dx)
+        outside(0, half_x, 2.0 * b.dx + b.gap) || outside(1, half_y, b.dy + b.dx)
     }
 
     /// The field of magnet `i` at `mid` (zero outside its iron pieces).
     fn magnet_field(&self, i: usize, mid: [f64; 3]) -> [f64; 3] {
         let m = &self.shield.magnets[i];
-        let region: Region = classify(&m.section_at(mid[2]), mid[0], mid[1]);
+        let region: Region = classify(&self.section(i, mid[2]), mid[0], mid[1]);
         field(region, mid[0], mid[1], m.polarity, m.b0)
     }
 }
@@ -601,4 +694,47 @@ pub fn transport_slab(
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plane rotations of the shield's axis-aligned fields agree with
+    /// Rodrigues' formula about the same axis, and the double-angle
+    /// direction with a rotation by the full angle.
+    #[test]
+    fn axis_rotations_match_rodrigues() {
+        let v = [0.03, -0.02, (1.0f64 - 0.03 * 0.03 - 0.02 * 0.02).sqrt()];
+        for a in [-0.4, -0.05, 1e-4, 0.07, 0.3] {
+            for (axis, k) in [(0, [1.0, 0.0, 0.0]), (1, [0.0, 1.0, 0.0])] {
+                let (half, full) = rotate_axis_half_full(v, axis, a);
+                let (rh, rf) = rotate_half_full(v, k, a);
+                let (_, rf_direct) = rotate_half_full(v, k, a);
+                let (twice, _) = rotate_half_full(v, k, 2.0 * a);
+                for i in 0..3 {
+                    assert!((half[i] - rh[i]).abs() < 1e-14, "axis {axis}, a {a}");
+                    assert!((full[i] - rf[i]).abs() < 1e-14, "axis {axis}, a {a}");
+                    assert!(
+                        (rf_direct[i] - twice[i]).abs() < 1e-12,
+                        "axis {axis}, a {a}"
+                    );
+                }
+            }
+        }
+        // about y by a: x picks up +sin(a) of z
+        let (_, full) = rotate_axis_half_full([0.0, 0.0, 1.0], 1, 0.05);
+        assert!((full[0] - 0.1f64.sin()).abs() < 1e-15 && (full[2] - 0.1f64.cos()).abs() < 1e-15);
+    }
+
+    #[test]
+    fn small_angle_series_and_inverse_sqrt() {
+        for a in [-0.099, -1e-3, 0.0, 0.05, 0.0999] {
+            let (s, c) = sin_cos(a);
+            assert!((s - a.sin()).abs() < 3e-11 && (c - a.cos()).abs() < 3e-11);
+        }
+        for s in [0.9995, 1.0, 1.0009, 0.5, 4.0] {
+            assert!((inv_sqrt_near_one(s) - 1.0 / s.sqrt()).abs() < 1e-12);
+        }
+    }
 }
