@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use lgso::problem::muon_shield::{
-    hit_weight, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield, ShieldSimulator, Spectrum,
-    Status, Tracker, BASELINE, N_PSI,
+    hit_weight, objective::SHIP_DEFAULT_MUONS, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield,
+    ShieldSimulator, Spectrum, Status, Tracker, BASELINE, N_PSI,
 };
 use lgso::seed::rng_from_seed;
 use plotters::prelude::*;
@@ -243,8 +243,17 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     say!("  objective L_hits (sum over muons):     {loss:.6}");
     say!("  objective per muon (E[R]):             {:.6e}", loss / n);
     say!(
-        "  SHiP FCN (mass-penalised, §7.2):       {:.6}",
+        "  SHiP FCN (§7.2, sum over these muons): {:.6}",
         ship_fcn(ship_sum, mass)
+    );
+    say!(
+        "  {:<38} {:.6}",
+        format!("objective ship_fcn (E[R], N = {SHIP_DEFAULT_MUONS}):"),
+        ship_fcn(SHIP_DEFAULT_MUONS as f64 * ship_sum / n, mass)
+    );
+    say!(
+        "  SHiP weight per muon (p > 1 GeV/c):    {:.6e}",
+        ship_sum / n
     );
     say!("  mass:   {mass:.0} kg");
     say!(

@@ -92,7 +92,58 @@ fn simulate_reports_statuses_objective_mass_and_length() {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    assert_eq!(strip(stdout(&o2)), strip(out));
+    assert_eq!(strip(stdout(&o2)), strip(out.clone()));
+    // the SHiP lines: the objective ship_fcn (N = 50 000) is SHiP's formula
+    // (1 + exp(10 (W - W*) / W*)) (1 + N w) on the printed weight per muon
+    let value = |label: &str| -> f64 {
+        let line = out.lines().find(|l| l.contains(label)).expect(label);
+        line.rsplit(' ').next().unwrap().parse().expect(label)
+    };
+    let w = value("SHiP weight per muon");
+    let fcn = value("objective ship_fcn");
+    let penalty = 1.0 + (10.0 * (1_276_197.0 - 1_915_820.0) / 1_915_820.0f64).exp();
+    let expected = penalty * (1.0 + 50_000.0 * w);
+    assert!(
+        (fcn - expected).abs() < 1e-4 * expected,
+        "{fcn} vs {expected}"
+    );
+}
+
+#[test]
+fn run_with_the_ship_objective() {
+    // `[muon_shield] objective = "ship_fcn"`: an L-GSO run on SHiP's
+    // mass-penalised FCN goes through (its gradient includes the mass term)
+    let d = dir("ship-run");
+    fs::write(
+        d.join("ship.toml"),
+        "problem = \"muon-shield\"\n[lgso]\nn_points = 4\nsamples_per_point = 300\n\
+         [gan]\nepochs = 1\n[monitor]\nsamples = 3000\n[stop]\nmax_iterations = 1\n\
+         [muon_shield]\nobjective = \"ship_fcn\"\nhits_pool = 100000\nship_muons = 20\n",
+    )
+    .unwrap();
+    let o = lgso(&d, &["run", "--config", "ship.toml", "--out", "run"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trace = fs::read_to_string(d.join("run/trace.csv")).unwrap();
+    let rows: Vec<Vec<f64>> = trace
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(3).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{trace}");
+    // FCN >= its mass factor 1 + exp(...) > 1
+    for r in &rows {
+        assert!(r[2].is_finite() && r[2] > 1.0, "{trace}");
+    }
+    let config = fs::read_to_string(d.join("run/config.toml")).unwrap();
+    assert!(config.contains("objective = \"ship_fcn\""), "{config}");
+    // a typo in the objective name is one error line naming the key
+    fs::write(
+        d.join("bad.toml"),
+        "problem = \"muon-shield\"\n[muon_shield]\nobjective = \"ship\"\n",
+    )
+    .unwrap();
+    let o = lgso(&d, &["run", "--config", "bad.toml", "--out", "bad"]);
+    assert_error(&o, &["muon_shield.objective", "ship_fcn", "\"ship\""]);
 }
 
 #[test]

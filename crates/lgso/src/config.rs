@@ -90,6 +90,47 @@ pub struct MuonShieldConfig {
     /// when the configuration is resolved (~1 s of tracking per 50 000
     /// candidates). Default: none (the full spectrum).
     pub hits_pool: Option<usize>,
+    /// The objective: `"hits"` (default; the L-GSO hits loss per muon,
+    /// muon_shield.md §7.1) or `"ship_fcn"` (SHiP's mass-penalised FCN,
+    /// §7.2: `(1 + exp(10 (W - W*) / W*)) (1 + N E[w])`, hits above
+    /// 1 GeV/c only).
+    pub objective: Option<String>,
+    /// `N` of `ship_fcn`: the muons whose weights one FCN value sums.
+    /// Default 50 000 (the paper's muons per call). Only with
+    /// `objective = "ship_fcn"`.
+    pub ship_muons: Option<usize>,
+}
+
+impl MuonShieldConfig {
+    /// The objective these settings select.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `muon_shield.objective` or
+    /// `muon_shield.ship_muons`.
+    pub fn shield_objective(&self) -> Result<problem::muon_shield::ShieldObjective> {
+        use problem::muon_shield::{objective::SHIP_DEFAULT_MUONS, ShieldObjective};
+        match (self.objective.as_deref(), self.ship_muons) {
+            (None | Some("hits"), None) => Ok(ShieldObjective::Hits),
+            (None | Some("hits"), Some(n)) => Err(Error::config(
+                "muon_shield.ship_muons",
+                "no ship_muons unless objective = \"ship_fcn\" (it is the N of SHiP's FCN)",
+                format!("ship_muons = {n} with the hits objective"),
+            )),
+            (Some("ship_fcn"), Some(0)) => Err(Error::config(
+                "muon_shield.ship_muons",
+                "a number of muons >= 1 (default 50000)",
+                0,
+            )),
+            (Some("ship_fcn"), n) => Ok(ShieldObjective::ShipFcn {
+                muons: n.unwrap_or(SHIP_DEFAULT_MUONS),
+            }),
+            (Some(other), _) => Err(Error::config(
+                "muon_shield.objective",
+                "\"hits\" (the L-GSO hits loss) or \"ship_fcn\" (SHiP's mass-penalised FCN)",
+                format!("{other:?}"),
+            )),
+        }
+    }
 }
 
 /// Reads `bounds = [[lo, hi], ...]`, refusing entries with other than two
@@ -1041,14 +1082,23 @@ impl Config {
             self.cmaes.population = Some(default_population(n));
         }
         self.validate()?;
+        let shield_objective = self.muon_shield.shield_objective()?;
+        if problem.name != problem::muon_shield::NAME && self.muon_shield != Default::default() {
+            let key = if self.muon_shield.hits_pool.is_some() {
+                "muon_shield.hits_pool"
+            } else if self.muon_shield.objective.is_some() {
+                "muon_shield.objective"
+            } else {
+                "muon_shield.ship_muons"
+            };
+            return Err(Error::config(
+                key,
+                "no [muon_shield] table: it sets the input muons and objective of problem \
+                 muon-shield",
+                format!("{key} for problem {}", problem.name),
+            ));
+        }
         if let Some(k) = self.muon_shield.hits_pool {
-            if problem.name != problem::muon_shield::NAME {
-                return Err(Error::config(
-                    "muon_shield.hits_pool",
-                    "no [muon_shield] table: it sets the input muons of problem muon-shield",
-                    format!("muon_shield.hits_pool = {k} for problem {}", problem.name),
-                ));
-            }
             if k == 0 {
                 return Err(Error::config(
                     "muon_shield.hits_pool",
@@ -1097,9 +1147,17 @@ impl Config {
                 detail,
             });
         }
-        if let Some(k) = resolved.config.muon_shield.hits_pool {
-            let sim = problem::muon_shield::pool_simulator(resolved.start(), k)?;
-            resolved.problem.simulator = std::sync::Arc::new(sim);
+        if resolved.config.muon_shield != MuonShieldConfig::default() {
+            let pool = resolved
+                .config
+                .muon_shield
+                .hits_pool
+                .map(|k| (resolved.start(), k));
+            let shield = problem::muon_shield::problem_with(shield_objective, pool)?;
+            resolved.problem.simulator = shield.simulator;
+            resolved.problem.objective = shield.objective;
+            resolved.problem.target = shield.target;
+            resolved.problem.description = shield.description;
         }
         Ok(resolved)
     }

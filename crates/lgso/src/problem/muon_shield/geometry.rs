@@ -171,6 +171,77 @@ impl Section {
     }
 }
 
+impl Section {
+    /// `(dA/d dx, dA/d dy, dA/d gap)` of [`Section::area`]:
+    /// `(16 dX + 8 dY + 4 g, 8 dX, 4 dX)`, cm.
+    pub fn area_gradient(&self) -> [f64; 3] {
+        [
+            16.0 * self.dx + 8.0 * self.dy + 4.0 * self.gap,
+            8.0 * self.dx,
+            4.0 * self.dx,
+        ]
+    }
+}
+
+/// `(d g_eff / d gap, d g_eff / d dY)` of [`effective_gap`]: with
+/// rounding 0 almost everywhere (the `ceil` is piecewise constant);
+/// without, `(1, 0)` where `gap >= 100 / dY`, else `(0, -100 / dY^2)`.
+pub fn effective_gap_gradient(gap: f64, dy: f64, rounding: bool) -> [f64; 2] {
+    if rounding {
+        [0.0, 0.0]
+    } else if gap >= 100.0 / dy {
+        [1.0, 0.0]
+    } else {
+        [0.0, -100.0 / (dy * dy)]
+    }
+}
+
+/// The magnetised-iron mass `W(psi)` (kg, as [`Shield::mass_kg`]) and its
+/// gradient `dW/dpsi` (kg/cm, `[42]`), from §7.3: `W = 7.87 g/cm^3 (sum_k
+/// Vol_k + Vol_Magn7 + Vol_MagnAbsorb2)`, `Vol_k = (L_k / 6) (A_in + 4
+/// A_mid + A_out)` with `L_k = 2 (dZ_k - 5)`, `A = 4 dX (2 dX + 2 dY + g)`
+/// on gap-rule-corrected faces, `A_mid` on the averaged face, and
+/// `Vol_Magn7 = 20 A(dXOut_6, dYOut_6, gapOut_6)`. The derivatives are the
+/// chain rule through these formulas (`dVol_k/d dZ_k = 2 Vol_k / L_k`;
+/// the middle face moves by half of either face); gap derivatives follow
+/// [`effective_gap_gradient`] (0 with FairShip's rounding).
+///
+/// # Errors
+/// As [`Shield::from_psi`] (a non-physical psi).
+pub fn mass_and_gradient(psi: &[f64], options: GeometryOptions) -> Result<(f64, Vec<f64>)> {
+    let shield = Shield::from_psi(psi, options)?;
+    let kg_per_cm3 = IRON_DENSITY / 1000.0;
+    let mut grad = vec![0.0; N_PSI];
+    for k in 0..N_MAGNETS {
+        let m = &shield.magnets[k + 1];
+        let len = m.z_end - m.z_start;
+        let mid = Section::lerp(m.entrance, m.exit, 0.5);
+        grad[k] = kg_per_cm3 * 2.0 * m.volume() / len;
+        let c = N_MAGNETS + 6 * k; // dXIn, dXOut, dYIn, dYOut, gapIn, gapOut
+        let gm = mid.area_gradient();
+        for (face, side) in [(m.entrance, 0), (m.exit, 1)] {
+            let gf = face.area_gradient();
+            // d/d(face dim) of (A_face + 4 A_mid): A_mid moves by half
+            let d: [f64; 3] = std::array::from_fn(|j| len / 6.0 * (gf[j] + 2.0 * gm[j]));
+            let raw_gap = psi[c + 4 + side];
+            let dy = psi[c + 2 + side];
+            let [dg_dgap, dg_ddy] = effective_gap_gradient(raw_gap, dy, options.gap_rounding);
+            grad[c + side] = kg_per_cm3 * d[0];
+            grad[c + 2 + side] = kg_per_cm3 * (d[1] + d[2] * dg_ddy);
+            grad[c + 4 + side] = kg_per_cm3 * d[2] * dg_dgap;
+        }
+    }
+    // Magn7: 20 cm of Magn6's exit face with the raw gap
+    let m7 = &shield.magnets[N_MAGNETS + 1];
+    let g7 = m7.entrance.area_gradient();
+    let len7 = m7.z_end - m7.z_start;
+    let c6 = N_MAGNETS + 30;
+    grad[c6 + 1] += kg_per_cm3 * len7 * g7[0];
+    grad[c6 + 3] += kg_per_cm3 * len7 * g7[1];
+    grad[c6 + 5] += kg_per_cm3 * len7 * g7[2];
+    Ok((shield.mass_kg(), grad))
+}
+
 /// One magnetised iron piece along z: MagnAbsorb2, Magn1..Magn7.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Magnet {

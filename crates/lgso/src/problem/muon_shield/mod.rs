@@ -25,6 +25,17 @@
 //! puts on the sentinel. The expectation `E[R]` is therefore per *input*
 //! muon, as in the paper's `mean` over rows (§7.1).
 //!
+//! ## Objectives (spec §7)
+//! - `hits` (default, [`HitsObjective`]): the L-GSO paper's hits loss of
+//!   §7.1 per input muon.
+//! - `ship_fcn` ([`ShipFcnObjective`], [`problem_with`]): the SHiP
+//!   collaboration's mass-penalised FCN of §7.2 for calls of `N` muons
+//!   (default 50 000), `E[R] = (1 + exp(10 (W - W*) / W*)) (1 + N E[w])`;
+//!   the simulator then returns hits only above 1 GeV/c at the plane
+//!   ([`ShieldSimulator::min_hit_momentum`]) and the objective depends on
+//!   psi directly through the mass `W(psi)` (§7.3), which L-GSO's
+//!   gradient differentiates exactly alongside the surrogate's part.
+//!
 //! ## Common random numbers (spec §6.1)
 //! On by default ([`ShieldSimulator::crn_seed`] is `Some`), as the L-GSO
 //! service effectively had (the first N muons of a file, fixed per-event
@@ -68,9 +79,7 @@
 //!
 //! ## Not implemented from the spec
 //! `step_geo` (§3.3), air scattering after the shield (§6.2, off by
-//! default there), NPY input, the 20 mrad bend cap, the SHiP FCN as a
-//! tensor objective (it is provided on f64 values: [`objective::ship_fcn`]
-//! and printed by `lgso shield simulate`). The "hits-only x pool" of §5.3
+//! default there), NPY input, the 20 mrad bend cap. The "hits-only x pool" of §5.3
 //! exists as a fixed pool built once at a given psi
 //! ([`ShieldSimulator::hits_pool`], [`pool_simulator`]; `[muon_shield]
 //! hits_pool` of the config), not refreshed every iteration as
@@ -93,8 +102,10 @@ pub mod objective;
 pub mod source;
 pub mod tracking;
 
-pub use geometry::{bounds, check_psi, psi_names, GeometryOptions, Shield, BASELINE, N_PSI};
-pub use objective::{hit_weight, ship_fcn, ship_weight, HitsObjective};
+pub use geometry::{
+    bounds, check_psi, mass_and_gradient, psi_names, GeometryOptions, Shield, BASELINE, N_PSI,
+};
+pub use objective::{hit_weight, ship_fcn, ship_weight, HitsObjective, ShipFcnObjective};
 pub use source::{read_muon_csv, Spectrum};
 pub use tracking::{EnergyLoss, MuonRng, Outcome, SimConfig, Status, Tracker};
 
@@ -131,6 +142,11 @@ pub struct ShieldSimulator {
     pub bounds: Option<Vec<(f64, f64)>>,
     /// Apply FairShip's beam smearing to input muons (§5.1). Default true.
     pub smear: bool,
+    /// A muon reaching the plane with momentum at or below this value,
+    /// GeV/c, is returned as the not-reached sentinel. Default 0 (every
+    /// hit); the SHiP FCN counts only hits above 1 GeV/c (§7.2), so
+    /// `objective = "ship_fcn"` sets 1.
+    pub min_hit_momentum: f64,
 }
 
 impl Default for ShieldSimulator {
@@ -142,6 +158,7 @@ impl Default for ShieldSimulator {
             crn_seed: Some(DEFAULT_CRN_SEED),
             bounds: Some(bounds()),
             smear: true,
+            min_hit_momentum: 0.0,
         }
     }
 }
@@ -350,7 +367,7 @@ impl Simulator for ShieldSimulator {
         let outcomes = self.outcomes(psi, x, rng)?;
         let mut y = Vec::with_capacity(2 * outcomes.len());
         for o in &outcomes {
-            if o.status == Status::Reached {
+            if o.status == Status::Reached && o.p > self.min_hit_momentum {
                 y.extend_from_slice(&o.hit);
             } else {
                 y.extend_from_slice(&[0.0, NOT_REACHED_Y_CM]);
@@ -392,4 +409,53 @@ pub fn problem() -> Problem {
         bounds: Some(bounds()),
         psi_names: Some(psi_names()),
     }
+}
+
+/// The objective of the `muon-shield` problem (`[muon_shield] objective`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ShieldObjective {
+    /// The L-GSO hits loss per muon (§7.1), the default.
+    Hits,
+    /// SHiP's mass-penalised FCN for calls of `muons` muons (§7.2).
+    ShipFcn {
+        /// `N`, the muons whose weights one FCN value sums.
+        muons: usize,
+    },
+}
+
+/// The SHiP weight per muon at the baseline, 2.45e-4 (200 000 enhanced
+/// muons, 10 cm steps, `lgso shield simulate`); the `ship_fcn` target
+/// halves it.
+const SHIP_BASELINE_WEIGHT_PER_MUON: f64 = 2.45e-4;
+
+/// The `muon-shield` problem with a chosen objective and input muons:
+/// `pool = Some((psi, K))` takes the [`pool_simulator`] of the first `K`
+/// muons at `psi` (`[muon_shield] hits_pool`); [`ShieldObjective::ShipFcn`]
+/// installs [`ShipFcnObjective`], the simulator's 1 GeV/c hit cut and a
+/// target of the FCN with half the baseline's SHiP weight per muon.
+///
+/// # Errors
+/// As [`pool_simulator`].
+pub fn problem_with(objective: ShieldObjective, pool: Option<(&[f64], usize)>) -> Result<Problem> {
+    let mut p = problem();
+    let mut sim = match pool {
+        Some((psi, k)) => pool_simulator(psi, k)?,
+        None => ShieldSimulator::default(),
+    };
+    if let ShieldObjective::ShipFcn { muons } = objective {
+        sim.min_hit_momentum = objective::SHIP_MIN_HIT_MOMENTUM;
+        p.objective = Arc::new(ShipFcnObjective {
+            muons: muons as f64,
+            geometry: sim.geometry,
+        });
+        p.description = "SHiP active muon shield: 42 magnet sizes, fast Monte Carlo muon \
+                         tracker, SHiP's mass-penalised FCN";
+        let baseline_mass = Shield::from_psi(&BASELINE, sim.geometry)?.mass_kg();
+        p.target = ship_fcn(
+            0.5 * SHIP_BASELINE_WEIGHT_PER_MUON * muons as f64,
+            baseline_mass,
+        );
+    }
+    p.simulator = Arc::new(sim);
+    Ok(p)
 }

@@ -1,14 +1,17 @@
 //! The objectives (muon_shield.md §7): the L-GSO hits loss (§7.1) as a
 //! per-sample [`Objective`] of `y = (X, Y)` and the muon's PDG code, and
-//! the SHiP collaboration's mass-penalised FCN (§7.2) on f64 values.
+//! the SHiP collaboration's mass-penalised FCN (§7.2), both on f64 values
+//! ([`ship_fcn`]) and as a per-sample [`Objective`] of `y`, `x` and psi
+//! ([`ShipFcnObjective`]).
 //!
 //! Muons that never reach the plane carry the sentinel
 //! `y = (0, NOT_REACHED_Y_CM)` (see [`super`]); its `|Y| = 20 m` lies far
 //! outside the acceptance `|Y| < 5 m`, so the loss is exactly 0 there and
 //! flat around it.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
+use super::geometry::{mass_and_gradient, GeometryOptions};
 use crate::problem::Objective;
 
 /// Half-height of the acceptance, m (§7.1).
@@ -49,12 +52,27 @@ pub fn ship_weight(hit: [f64; 2], pdg: f64, p_plane: f64) -> f64 {
 /// SHiP's reference mass `W*`, kg (§7.2 [S15]).
 pub const SHIP_W_STAR: f64 = 1_915_820.0;
 
+/// Above this mass, kg, SHiP's FCN is the constant [`SHIP_FCN_HEAVY`]
+/// (§7.2 [S15]).
+pub const SHIP_W_MAX: f64 = 3e6;
+
+/// The FCN of a shield heavier than [`SHIP_W_MAX`] (§7.2 [S15]).
+pub const SHIP_FCN_HEAVY: f64 = 1e8;
+
+/// The default number of muons `N` whose weights the SHiP FCN sums: the
+/// L-GSO paper's muons per call [S3].
+pub const SHIP_DEFAULT_MUONS: usize = 50_000;
+
+/// The momentum a hit needs at the plane to count in the SHiP FCN, GeV/c
+/// (§7.2 [S15][S16]).
+pub const SHIP_MIN_HIT_MOMENTUM: f64 = 1.0;
+
 /// The SHiP FCN (§7.2 [S15]): `(1 + exp(10 (W - W*) / W*)) (1 + sum_w)` for
 /// a shield mass `W <= 3e6` kg, else `1e8`; `sum_w` is the sum of
 /// [`ship_weight`] over one call's muons.
 pub fn ship_fcn(sum_w: f64, mass_kg: f64) -> f64 {
-    if mass_kg > 3e6 {
-        1e8
+    if mass_kg > SHIP_W_MAX {
+        SHIP_FCN_HEAVY
     } else {
         (1.0 + (10.0 * (mass_kg - SHIP_W_STAR) / SHIP_W_STAR).exp()) * (1.0 + sum_w)
     }
@@ -110,5 +128,126 @@ impl Objective for HitsObjective {
         } else {
             r.affine(self.scale, 0.0)
         }
+    }
+}
+
+/// The SHiP FCN of §7.2 as a per-sample objective of `y = (X, Y)` (cm),
+/// the PDG code (last column of `x`) and psi (cm):
+///
+/// `R_i = (1 + exp(10 (W(psi) - W*) / W*)) (1 + N w_i)`,
+///
+/// `w_i` the SHiP weight of muon `i` ([`ship_weight`]; strict window
+/// `-3 < x' < 2.6 m`, `|Y| < 5 m`), `W(psi)` the magnetised-iron mass
+/// ([`mass_and_gradient`], §7.3), `W* = 1 915 820 kg`. Its mean over the
+/// muons of one call is `E[R] = (1 + exp(...)) (1 + N E[w])`, SHiP's FCN
+/// for a call of `N` muons (§7.2 sums the weights of one call's muons).
+///
+/// - The 1 GeV/c cut on the momentum at the plane is applied by the
+///   simulator (`ShieldSimulator::min_hit_momentum`; `objective =
+///   "ship_fcn"` sets it): a slower muon gets the not-reached sentinel,
+///   where `w = 0` as the FCN requires.
+/// - Heavier than `3e6 kg`: every `R_i` is `1e8` (SHiP did not simulate
+///   such shields). Its gradient is that of the smooth formula above
+///   (a straight-through estimate), so a gradient method that strays there
+///   is pushed back toward lighter shields instead of seeing a flat 0.
+/// - Differentiable in `y` almost everywhere: the window is a detached 0/1
+///   mask and the square root has a `1e-12` floor (`w` changes by < 1e-6
+///   only within 6e-12 m of the edge), so no NaN appears at the edges.
+/// - Differentiable in psi through the mass (the mass is the closed form
+///   of §7.3, its gradient exact; gap parameters have derivative 0 under
+///   FairShip's gap rounding).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ShipFcnObjective {
+    /// `N`, the muons whose weights the FCN sums (default 50 000).
+    pub muons: f64,
+    /// Geometry switches used for the mass (gap rounding).
+    pub geometry: GeometryOptions,
+}
+
+impl Default for ShipFcnObjective {
+    fn default() -> Self {
+        ShipFcnObjective {
+            muons: SHIP_DEFAULT_MUONS as f64,
+            geometry: GeometryOptions::default(),
+        }
+    }
+}
+
+impl ShipFcnObjective {
+    /// `(W, dW/dpsi)` for every row of `psi` (`[b, 42]`), consecutive
+    /// equal rows computed once. A row that is not a physical shield gets
+    /// `W = NaN`, which makes its `R` NaN (never reached: the simulator
+    /// refuses such psi first).
+    fn masses(&self, psi: &Tensor) -> candle_core::Result<(Vec<f64>, Vec<f64>, Vec<bool>)> {
+        let rows = psi.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+        let n = rows.first().map_or(0, Vec::len);
+        let (mut w, mut g, mut heavy) = (Vec::new(), Vec::new(), Vec::new());
+        let mut last: Option<(&Vec<f64>, f64, Vec<f64>)> = None;
+        for row in &rows {
+            let (m, grad) = match &last {
+                Some((prev, m, grad)) if *prev == row => (*m, grad.clone()),
+                _ => mass_and_gradient(row, self.geometry)
+                    .unwrap_or_else(|_| (f64::NAN, vec![0.0; n])),
+            };
+            w.push(m);
+            heavy.push(m > SHIP_W_MAX);
+            g.extend_from_slice(&grad);
+            last = Some((row, m, grad));
+        }
+        Ok((w, g, heavy))
+    }
+}
+
+impl Objective for ShipFcnObjective {
+    fn per_sample(&self, y: &Tensor, x: &Tensor, psi: &Tensor) -> candle_core::Result<Tensor> {
+        let dt = y.dtype();
+        let dev = y.device();
+        let (b, n) = psi.dims2()?;
+        let d = x.dim(1)?;
+        // the SHiP weight of every muon
+        let hx = y.narrow(1, 0, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
+        let hy = y.narrow(1, 1, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
+        let sign = x
+            .narrow(1, d - 1, 1)?
+            .squeeze(1)?
+            .ge(0.0)?
+            .to_dtype(dt)?
+            .affine(2.0, -1.0)?;
+        let xf = (hx * sign)?;
+        let mask = (xf.gt(-3.0)?.to_dtype(dt)?
+            * xf.lt(2.6)?.to_dtype(dt)?
+            * hy.abs()?.lt(ACCEPT_Y_M)?.to_dtype(dt)?)?;
+        let w = xf
+            .affine(-1.0 / 5.6, 2.6 / 5.6)?
+            .relu()?
+            .affine(1.0, 1e-12)?
+            .sqrt()?;
+        let hits = (mask.detach() * w)?.affine(self.muons, 1.0)?;
+        // the mass, exact in value and gradient: W0 + (psi - psi0) . dW/dpsi
+        let (w0, grad, heavy) = self.masses(psi)?;
+        let w0 = Tensor::from_vec(w0, b, dev)?.to_dtype(dt)?;
+        let grad = Tensor::from_vec(grad, (b, n), dev)?.to_dtype(dt)?;
+        let moved = (psi - psi.detach())?;
+        let mass = ((moved * grad)?.sum(1)? + w0)?;
+        let penalty = mass
+            .affine(10.0 / SHIP_W_STAR, -10.0)?
+            .exp()?
+            .affine(1.0, 1.0)?;
+        let r = (penalty * hits)?;
+        if !heavy.iter().any(|&h| h) {
+            return Ok(r);
+        }
+        let heavy = Tensor::from_vec(
+            heavy
+                .iter()
+                .map(|&h| f64::from(u8::from(h)))
+                .collect::<Vec<_>>(),
+            b,
+            dev,
+        )?
+        .to_dtype(dt)?;
+        // value 1e8 where heavy, gradient of the smooth formula
+        let jump = (r.affine(-1.0, SHIP_FCN_HEAVY)? * heavy)?.detach();
+        r + jump
     }
 }
