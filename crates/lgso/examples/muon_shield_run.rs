@@ -10,14 +10,17 @@
 //! muons are the hits pool of the first K enhanced muons at the start psi
 //! (spec §5.3, `ShieldSimulator::hits_pool`); `lgso run` does the same with
 //! that setting. At the end the start and final psi are
-//! evaluated on 200 000 fresh enhanced muons (common-random-numbers seed 2,
+//! evaluated (hits loss, SHiP weight, SHiP FCN for 50 000 muons, mass) on
+//! 200 000 fresh enhanced muons (common-random-numbers seed 2,
 //! as `lgso shield simulate --muons 200000 --seed 2`), and the final psi is
 //! checked against the bounds.
 
 use lgso::config::Config;
 use lgso::driver::{run_method, IterationReport, Observer, Summary};
+use lgso::problem::muon_shield::objective::SHIP_DEFAULT_MUONS;
 use lgso::problem::muon_shield::{
-    bounds, hit_weight, psi_names, ShieldSimulator, Status, BASELINE,
+    bounds, hit_weight, psi_names, ship_fcn, ship_weight, GeometryOptions, Shield, ShieldSimulator,
+    Status, BASELINE,
 };
 use lgso::seed::rng_from_seed;
 
@@ -55,7 +58,7 @@ impl Observer for Print {
             s.optimizer, s.problem, s.stop_reason, s.iterations, s.calls, s.seconds_total
         );
         println!(
-            "objective per muon: start {:.4e} +- {:.1e}, final {:.4e} +- {:.1e}",
+            "objective E[R]: start {:.4e} +- {:.1e}, final {:.4e} +- {:.1e}",
             s.objective_start,
             s.objective_start_stderr,
             s.objective_final,
@@ -126,23 +129,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for (label, psi) in [("start", &BASELINE.to_vec()), ("final", &print.last)] {
         let mut rng = rng_from_seed(FRESH_SEED);
-        let (loss, hits) = lgso::threads::simulation_pool().install(|| {
+        let (loss, hits, ship_sum) = lgso::threads::simulation_pool().install(|| {
             let x = fresh.muons(FRESH_MUONS, &mut rng);
             let out = fresh.outcomes(psi, &x, &mut rng)?;
-            let w: Vec<f64> = out
-                .iter()
-                .enumerate()
-                .filter(|(_, o)| o.status == Status::Reached)
+            let reached = || {
+                out.iter()
+                    .enumerate()
+                    .filter(|(_, o)| o.status == Status::Reached)
+            };
+            let w: Vec<f64> = reached()
                 .map(|(i, o)| hit_weight(o.hit, x.get(i, 6)))
                 .collect();
+            let ship: f64 = reached()
+                .map(|(i, o)| ship_weight(o.hit, x.get(i, 6), o.p))
+                .sum();
             Ok::<_, lgso::Error>((
                 w.iter().sum::<f64>(),
                 w.iter().filter(|v| **v > 0.0).count(),
+                ship,
             ))
         })?;
+        let mass = Shield::from_psi(psi, GeometryOptions::default())?.mass_kg();
+        let n = SHIP_DEFAULT_MUONS as f64;
         println!(
-            "{label} psi on {FRESH_MUONS} fresh enhanced muons (seed {FRESH_SEED}): L_hits {loss:.2}, per muon {:.4e}, {hits} with weight > 0",
-            loss / FRESH_MUONS as f64
+            "{label} psi on {FRESH_MUONS} fresh enhanced muons (seed {FRESH_SEED}): L_hits {loss:.2}, per muon {:.4e}, {hits} with weight > 0; SHiP weight per muon {:.4e}, ship_fcn (N = {n}) {:.4}, mass {mass:.0} kg",
+            loss / FRESH_MUONS as f64,
+            ship_sum / FRESH_MUONS as f64,
+            ship_fcn(n * ship_sum / FRESH_MUONS as f64, mass)
         );
     }
     Ok(())
