@@ -78,6 +78,11 @@ pub struct ShieldCommon {
     /// Check only physical validity, not the bounds of the 42 parameters.
     #[arg(long)]
     pub no_bounds: bool,
+    /// FairShip's stepGeo geometry: each magnet as slabs of 50 cm or less
+    /// with constant cross-sections (as the L-GSO service ran) instead of
+    /// a linear taper.
+    #[arg(long)]
+    pub step_geo: bool,
 }
 
 /// Arguments of `lgso shield simulate`.
@@ -188,6 +193,7 @@ fn simulator(c: &ShieldCommon) -> anyhow::Result<ShieldSimulator> {
     if c.no_bounds {
         sim.bounds = None;
     }
+    sim.geometry.step_geo = c.step_geo;
     Ok(sim)
 }
 
@@ -416,7 +422,22 @@ fn draw_png(
             [(542.0, -1000.0), (556.0, 1000.0)],
             RGBColor(190, 170, 140).filled(),
         )))?;
-        for m in &shield.magnets {
+        // pieces of constant taper: a whole magnet, or each step_geo slab
+        let pieces = shield.magnets.iter().flat_map(|m| {
+            let n = m.slabs.max(1);
+            let len = m.z_end - m.z_start;
+            (0..n).map(move |j| {
+                let z0 = m.z_start + len * j as f64 / n as f64;
+                let z1 = m.z_start + len * (j + 1) as f64 / n as f64;
+                if m.slabs == 0 {
+                    (z0, z1, m.entrance, m.exit)
+                } else {
+                    let s = m.section_at(0.5 * (z0 + z1));
+                    (z0, z1, s, s)
+                }
+            })
+        });
+        for (z_start, z_end, entrance, exit) in pieces {
             // outline of the iron at y = 0 (x-z) or x = 0 (y-z), as polygons
             let outer = |s: &lgso::problem::muon_shield::geometry::Section| {
                 if axis == 0 {
@@ -425,39 +446,29 @@ fn draw_png(
                     s.dx + s.dy
                 }
             };
-            let (a0, a1) = (outer(&m.entrance), outer(&m.exit));
+            let (a0, a1) = (outer(&entrance), outer(&exit));
             if axis == 0 {
                 // core and the two yokes
-                let (c0, c1) = (m.entrance.dx, m.exit.dx);
-                let (y0, y1) = (m.entrance.dx + m.entrance.gap, m.exit.dx + m.exit.gap);
+                let (c0, c1) = (entrance.dx, exit.dx);
+                let (y0, y1) = (entrance.dx + entrance.gap, exit.dx + exit.gap);
                 for sgn in [-1.0, 1.0] {
                     chart.draw_series(std::iter::once(Polygon::new(
                         vec![
-                            (m.z_start, sgn * y0),
-                            (m.z_end, sgn * y1),
-                            (m.z_end, sgn * a1),
-                            (m.z_start, sgn * a0),
+                            (z_start, sgn * y0),
+                            (z_end, sgn * y1),
+                            (z_end, sgn * a1),
+                            (z_start, sgn * a0),
                         ],
                         grey,
                     )))?;
                 }
                 chart.draw_series(std::iter::once(Polygon::new(
-                    vec![
-                        (m.z_start, -c0),
-                        (m.z_end, -c1),
-                        (m.z_end, c1),
-                        (m.z_start, c0),
-                    ],
+                    vec![(z_start, -c0), (z_end, -c1), (z_end, c1), (z_start, c0)],
                     grey,
                 )))?;
             } else {
                 chart.draw_series(std::iter::once(Polygon::new(
-                    vec![
-                        (m.z_start, -a0),
-                        (m.z_end, -a1),
-                        (m.z_end, a1),
-                        (m.z_start, a0),
-                    ],
+                    vec![(z_start, -a0), (z_end, -a1), (z_end, a1), (z_start, a0)],
                     grey,
                 )))?;
             }

@@ -110,6 +110,44 @@ fn simulate_reports_statuses_objective_mass_and_length() {
 }
 
 #[test]
+fn step_geo_option() {
+    // `--step-geo`: slabs with the section of their middle, a little less
+    // iron than the taper (midpoint rule on a convex area), and a drawing
+    let d = dir("step-geo");
+    let mass = |o: &Output| -> f64 {
+        let out = stdout(o);
+        let line = out
+            .lines()
+            .find(|l| l.contains("mass:"))
+            .expect("mass line");
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let tapered = lgso(&d, &["shield", "simulate", "--muons", "500"]);
+    let stepped = lgso(&d, &["shield", "simulate", "--muons", "500", "--step-geo"]);
+    assert!(
+        stepped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stepped.stderr)
+    );
+    let (wt, ws) = (mass(&tapered), mass(&stepped));
+    assert!(ws < wt && ws > 0.999 * wt, "{ws} vs {wt}");
+    let o = lgso(
+        &d,
+        &[
+            "shield",
+            "draw",
+            "--step-geo",
+            "--out",
+            "s.png",
+            "--tracks",
+            "3",
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(fs::metadata(d.join("s.png")).unwrap().len() > 10_000);
+}
+
+#[test]
 fn run_with_the_ship_objective() {
     // `[muon_shield] objective = "ship_fcn"`: an L-GSO run on SHiP's
     // mass-penalised FCN goes through (its gradient includes the mass term)

@@ -99,6 +99,10 @@ pub struct MuonShieldConfig {
     /// Default 50 000 (the paper's muons per call). Only with
     /// `objective = "ship_fcn"`.
     pub ship_muons: Option<usize>,
+    /// FairShip's `stepGeo` geometry (muon_shield.md §3.3): each magnet
+    /// as slabs of at most 50 cm with constant cross-sections, as the
+    /// L-GSO service of 2020 ran, instead of a linear taper. Default false.
+    pub step_geo: Option<bool>,
 }
 
 impl MuonShieldConfig {
@@ -1088,8 +1092,10 @@ impl Config {
                 "muon_shield.hits_pool"
             } else if self.muon_shield.objective.is_some() {
                 "muon_shield.objective"
-            } else {
+            } else if self.muon_shield.ship_muons.is_some() {
                 "muon_shield.ship_muons"
+            } else {
+                "muon_shield.step_geo"
             };
             return Err(Error::config(
                 key,
@@ -1153,7 +1159,11 @@ impl Config {
                 .muon_shield
                 .hits_pool
                 .map(|k| (resolved.start(), k));
-            let shield = problem::muon_shield::problem_with(shield_objective, pool)?;
+            let geometry = problem::muon_shield::GeometryOptions {
+                step_geo: resolved.config.muon_shield.step_geo.unwrap_or(false),
+                ..Default::default()
+            };
+            let shield = problem::muon_shield::problem_with(shield_objective, pool, geometry)?;
             resolved.problem.simulator = shield.simulator;
             resolved.problem.objective = shield.objective;
             resolved.problem.target = shield.target;

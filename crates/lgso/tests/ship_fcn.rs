@@ -18,15 +18,19 @@ use lgso::problem::{estimate_objective, Objective, Simulator};
 use lgso::seed::rng_from_seed;
 use lgso::Error;
 
+fn geometry(rounding: bool, step_geo: bool) -> GeometryOptions {
+    GeometryOptions {
+        gap_rounding: rounding,
+        step_geo,
+    }
+}
+
+fn mass_with(psi: &[f64], options: GeometryOptions) -> f64 {
+    Shield::from_psi(psi, options).unwrap().mass_kg()
+}
+
 fn mass(psi: &[f64], rounding: bool) -> f64 {
-    Shield::from_psi(
-        psi,
-        GeometryOptions {
-            gap_rounding: rounding,
-        },
-    )
-    .unwrap()
-    .mass_kg()
+    mass_with(psi, geometry(rounding, false))
 }
 
 /// A psi away from the baseline's integer gaps (so the gap rounding has no
@@ -53,36 +57,79 @@ fn mass_gradient_matches_volumes_and_finite_differences() {
         assert!((g[k] - expected).abs() < 1e-9 * expected, "dZ_{}", k + 1);
     }
     // every coordinate against central differences (the mass is quadratic
-    // in each coordinate off the gap rule's kinks, so h = 1e-3 is exact up
-    // to rounding), with and without FairShip's gap rounding
-    for rounding in [true, false] {
+    // in each coordinate off the gap rule's kinks and the slab count's
+    // jumps, so h = 1e-3 is exact up to rounding), with and without
+    // FairShip's gap rounding, tapered and in step_geo mode
+    for (rounding, step_geo) in [(true, false), (false, false), (true, true), (false, true)] {
+        let options = geometry(rounding, step_geo);
         let psi = off_grid_psi();
-        let (_, g) = mass_and_gradient(
-            &psi,
-            GeometryOptions {
-                gap_rounding: rounding,
-            },
-        )
-        .unwrap();
+        let (w, g) = mass_and_gradient(&psi, options).unwrap();
+        assert_eq!(w, mass_with(&psi, options));
         let h = 1e-3;
         for i in 0..psi.len() {
             let (mut a, mut b) = (psi.clone(), psi.clone());
             a[i] += h;
             b[i] -= h;
-            let fd = (mass(&a, rounding) - mass(&b, rounding)) / (2.0 * h);
+            let fd = (mass_with(&a, options) - mass_with(&b, options)) / (2.0 * h);
             assert!(
                 (g[i] - fd).abs() < 1e-4 * (1.0 + fd.abs()),
-                "rounding {rounding}, coordinate {i}: analytic {} vs finite difference {fd}",
+                "{options:?}, coordinate {i}: analytic {} vs finite difference {fd}",
                 g[i]
             );
         }
         // the gap rule's dY branch is exercised (Magn1 entrance)
         let dy_in_1 = 6 + 2;
-        let (_, g_round) = mass_and_gradient(&psi, GeometryOptions::default()).unwrap();
+        let (_, g_round) = mass_and_gradient(&psi, geometry(true, step_geo)).unwrap();
         if !rounding {
             assert!(g[dy_in_1] < g_round[dy_in_1], "the rule's -100/dY^2 term");
         }
     }
+}
+
+#[test]
+fn step_geo_slabs_and_mass() {
+    // §3.3: Magn_k as ceil(2 h / 50) slabs with the cross-section of each
+    // slab's middle; worked out here from psi directly
+    let stepped = Shield::from_psi(&BASELINE, geometry(true, true)).unwrap();
+    let tapered = Shield::from_psi(&BASELINE, GeometryOptions::default()).unwrap();
+    let area = |dx: f64, dy: f64, g: f64| 4.0 * dx * (2.0 * dx + 2.0 * dy + g);
+    let eff_gap = |g: f64, dy: f64| g.max(100.0 / dy).ceil();
+    for k in 0..6 {
+        let len = 2.0 * (BASELINE[k] - 5.0);
+        let n = (len / 50.0).ceil() as usize;
+        let c = &BASELINE[6 + 6 * k..12 + 6 * k];
+        let (gi, go) = (eff_gap(c[4], c[2]), eff_gap(c[5], c[3]));
+        let mut volume = 0.0;
+        for j in 0..n {
+            let t = (j as f64 + 0.5) / n as f64;
+            let at = |a: f64, b: f64| a + t * (b - a);
+            volume += len / n as f64 * area(at(c[0], c[1]), at(c[2], c[3]), at(gi, go));
+        }
+        let m = &stepped.magnets[k + 1];
+        assert_eq!(m.slabs, n, "Magn{}", k + 1);
+        assert!((m.volume() - volume).abs() < 1e-6 * volume, "Magn{}", k + 1);
+        // constant within a slab, the slab-middle section
+        let z = m.z_start + (m.z_end - m.z_start) * 0.01 / n as f64;
+        let mid =
+            tapered.magnets[k + 1].section_at(m.z_start + (m.z_end - m.z_start) * 0.5 / n as f64);
+        let s = m.section_at(z);
+        for (a, b) in [(s.dx, mid.dx), (s.dy, mid.dy), (s.gap, mid.gap)] {
+            assert!((a - b).abs() < 1e-9, "Magn{}: {s:?} vs {mid:?}", k + 1);
+        }
+    }
+    // the midpoint rule under-estimates the convex area: a little lighter
+    let (ws, wt) = (stepped.mass_kg(), tapered.mass_kg());
+    assert!(ws < wt && ws > 0.999 * wt, "{ws} vs {wt}");
+    // every slab face is a tracking boundary
+    let faces: usize = stepped
+        .magnets
+        .iter()
+        .map(|m| m.slabs.saturating_sub(1))
+        .sum();
+    assert_eq!(
+        stepped.boundaries().len(),
+        tapered.boundaries().len() + faces
+    );
 }
 
 /// Rows of hand-made hits: `(X, Y)` in cm, pdg, and the SHiP weight worked
@@ -276,7 +323,12 @@ fn slow_hits_become_the_sentinel() {
 fn ship_problem_estimate_equals_the_fcn_of_its_outcomes() {
     // E[R] of the ship_fcn problem over n muons = (1 + exp(...)) (1 + N mean
     // w), w from the tracker's outcomes with the 1 GeV/c cut (f64 path)
-    let p = problem_with(ShieldObjective::ShipFcn { muons: 50_000 }, None).unwrap();
+    let p = problem_with(
+        ShieldObjective::ShipFcn { muons: 50_000 },
+        None,
+        GeometryOptions::default(),
+    )
+    .unwrap();
     let n = 20_000;
     let est = estimate_objective(&p, &BASELINE, n, 7).unwrap();
     let sim = ShieldSimulator::default();
@@ -320,6 +372,40 @@ fn muon_shield_objective_settings() {
         .unwrap();
     let expected = ship_fcn(1000.0 * hand_hits()[0].2, mass(&BASELINE, true));
     assert!((r[0] - expected).abs() < 1e-9 * expected);
+    // step_geo reaches both the simulator and the FCN's mass
+    let stepped = resolve(
+        "problem = \"muon-shield\"\n[muon_shield]\nobjective = \"ship_fcn\"\nstep_geo = true\n",
+    )
+    .expect("resolve");
+    let r = stepped
+        .problem
+        .objective
+        .per_sample(&y, &x, v.as_tensor())
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    let w_step = mass_with(&BASELINE, geometry(true, true));
+    let expected = ship_fcn(50_000.0 * hand_hits()[0].2, w_step);
+    assert!((r[0] - expected).abs() < 1e-9 * expected);
+    let reference = ShieldSimulator {
+        geometry: geometry(true, true),
+        min_hit_momentum: SHIP_MIN_HIT_MOMENTUM,
+        ..ShieldSimulator::default()
+    };
+    let muons = reference.sample_x(3000, &mut rng_from_seed(0));
+    let y_ref = reference
+        .simulate(&BASELINE, &muons, &mut rng_from_seed(0))
+        .unwrap();
+    let y_run = stepped
+        .problem
+        .simulator
+        .simulate(&BASELINE, &muons, &mut rng_from_seed(0))
+        .unwrap();
+    assert_eq!(y_ref.as_slice(), y_run.as_slice());
+    let tapered = ShieldSimulator::default()
+        .simulate(&BASELINE, &muons, &mut rng_from_seed(0))
+        .unwrap();
+    assert_ne!(tapered.as_slice(), y_run.as_slice());
     for (toml, key) in [
         (
             "problem = \"muon-shield\"\n[muon_shield]\nobjective = \"fcn\"\n",
@@ -336,6 +422,10 @@ fn muon_shield_objective_settings() {
         (
             "problem = \"rosenbrock\"\n[muon_shield]\nobjective = \"ship_fcn\"\n",
             "muon_shield.objective",
+        ),
+        (
+            "problem = \"three-hump\"\n[muon_shield]\nstep_geo = true\n",
+            "muon_shield.step_geo",
         ),
     ] {
         match resolve(toml) {

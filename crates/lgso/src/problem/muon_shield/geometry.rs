@@ -200,11 +200,14 @@ pub fn effective_gap_gradient(gap: f64, dy: f64, rounding: bool) -> [f64; 2] {
 /// gradient `dW/dpsi` (kg/cm, `[42]`), from §7.3: `W = 7.87 g/cm^3 (sum_k
 /// Vol_k + Vol_Magn7 + Vol_MagnAbsorb2)`, `Vol_k = (L_k / 6) (A_in + 4
 /// A_mid + A_out)` with `L_k = 2 (dZ_k - 5)`, `A = 4 dX (2 dX + 2 dY + g)`
-/// on gap-rule-corrected faces, `A_mid` on the averaged face, and
+/// on gap-rule-corrected faces, `A_mid` on the averaged face (in
+/// `step_geo` mode the sum over slabs of `L_k / n_k A(slab middle)`), and
 /// `Vol_Magn7 = 20 A(dXOut_6, dYOut_6, gapOut_6)`. The derivatives are the
-/// chain rule through these formulas (`dVol_k/d dZ_k = 2 Vol_k / L_k`;
-/// the middle face moves by half of either face); gap derivatives follow
-/// [`effective_gap_gradient`] (0 with FairShip's rounding).
+/// chain rule through these formulas (`dVol_k/d dZ_k = 2 Vol_k / L_k`, the
+/// slab count held fixed; a face at interpolation `t` moves with weight
+/// `1 - t` for the entrance dimensions and `t` for the exit ones); gap
+/// derivatives follow [`effective_gap_gradient`] (0 with FairShip's
+/// rounding).
 ///
 /// # Errors
 /// As [`Shield::from_psi`] (a non-physical psi).
@@ -215,20 +218,24 @@ pub fn mass_and_gradient(psi: &[f64], options: GeometryOptions) -> Result<(f64, 
     for k in 0..N_MAGNETS {
         let m = &shield.magnets[k + 1];
         let len = m.z_end - m.z_start;
-        let mid = Section::lerp(m.entrance, m.exit, 0.5);
         grad[k] = kg_per_cm3 * 2.0 * m.volume() / len;
         let c = N_MAGNETS + 6 * k; // dXIn, dXOut, dYIn, dYOut, gapIn, gapOut
-        let gm = mid.area_gradient();
-        for (face, side) in [(m.entrance, 0), (m.exit, 1)] {
-            let gf = face.area_gradient();
-            // d/d(face dim) of (A_face + 4 A_mid): A_mid moves by half
-            let d: [f64; 3] = std::array::from_fn(|j| len / 6.0 * (gf[j] + 2.0 * gm[j]));
+                                   // dVol / d(face dim) = L sum_i w_i (1 - t_i or t_i) dA/d(dim) at t_i
+        let mut d = [[0.0; 3]; 2]; // [entrance, exit][dx, dy, gap]
+        for (t, w) in m.quadrature() {
+            let ga = Section::lerp(m.entrance, m.exit, t).area_gradient();
+            for j in 0..3 {
+                d[0][j] += len * w * (1.0 - t) * ga[j];
+                d[1][j] += len * w * t * ga[j];
+            }
+        }
+        for (side, ds) in d.iter().enumerate() {
             let raw_gap = psi[c + 4 + side];
             let dy = psi[c + 2 + side];
             let [dg_dgap, dg_ddy] = effective_gap_gradient(raw_gap, dy, options.gap_rounding);
-            grad[c + side] = kg_per_cm3 * d[0];
-            grad[c + 2 + side] = kg_per_cm3 * (d[1] + d[2] * dg_ddy);
-            grad[c + 4 + side] = kg_per_cm3 * d[2] * dg_dgap;
+            grad[c + side] = kg_per_cm3 * ds[0];
+            grad[c + 2 + side] = kg_per_cm3 * (ds[1] + ds[2] * dg_ddy);
+            grad[c + 4 + side] = kg_per_cm3 * ds[2] * dg_dgap;
         }
     }
     // Magn7: 20 cm of Magn6's exit face with the raw gap
@@ -259,21 +266,64 @@ pub struct Magnet {
     pub polarity: f64,
     /// Field magnitude, T.
     pub b0: f64,
+    /// 0 for a tapered magnet; in `step_geo` mode the number of slabs of
+    /// constant cross-section, `ceil(L / 50 cm)` (§3.3).
+    pub slabs: usize,
 }
 
+/// Slab length of FairShip's `stepGeo` mode, cm (§3.3 [S9, L168-235]).
+pub const STEP_GEO_SLAB_CM: f64 = 50.0;
+
 impl Magnet {
-    /// The cross-section at `z` (linear between the faces, §3.3).
-    pub fn section_at(&self, z: f64) -> Section {
+    /// Where `z` lies along the magnet, `t` in `[0, 1]`; in `step_geo`
+    /// mode the middle of the slab holding `z`.
+    pub fn t_at(&self, z: f64) -> f64 {
         let t = ((z - self.z_start) / (self.z_end - self.z_start)).clamp(0.0, 1.0);
-        Section::lerp(self.entrance, self.exit, t)
+        slab_middle(t, self.slabs)
     }
 
-    /// Iron volume, cm^3 (§7.3): Simpson's rule, exact because the area is
-    /// quadratic in the interpolation parameter.
+    /// The cross-section at `z` (§3.3): linear between the faces, or in
+    /// `step_geo` mode constant per slab at the slab's middle.
+    pub fn section_at(&self, z: f64) -> Section {
+        Section::lerp(self.entrance, self.exit, self.t_at(z))
+    }
+
+    /// Quadrature nodes `(t, weight)` on `[0, 1]` that give the volume
+    /// `L sum_i weight_i A(t_i)` exactly: Simpson's `(0, 1/6), (1/2, 4/6),
+    /// (1, 1/6)` for a tapered magnet (the area is quadratic in `t`), the
+    /// slab middles `((j + 1/2) / n, 1/n)` in `step_geo` mode.
+    pub fn quadrature(&self) -> Vec<(f64, f64)> {
+        if self.slabs == 0 {
+            vec![(0.0, 1.0 / 6.0), (0.5, 4.0 / 6.0), (1.0, 1.0 / 6.0)]
+        } else {
+            let n = self.slabs as f64;
+            (0..self.slabs)
+                .map(|j| ((j as f64 + 0.5) / n, 1.0 / n))
+                .collect()
+        }
+    }
+
+    /// Iron volume, cm^3 (§7.3): `L sum_i w_i A(t_i)` over
+    /// [`Magnet::quadrature`] (Simpson's rule for a tapered magnet).
     pub fn volume(&self) -> f64 {
-        let mid = Section::lerp(self.entrance, self.exit, 0.5);
-        (self.z_end - self.z_start) / 6.0
-            * (self.entrance.area() + 4.0 * mid.area() + self.exit.area())
+        (self.z_end - self.z_start)
+            * self
+                .quadrature()
+                .into_iter()
+                .map(|(t, w)| w * Section::lerp(self.entrance, self.exit, t).area())
+                .sum::<f64>()
+    }
+}
+
+/// `t` itself for a tapered magnet (`slabs = 0`), else the middle
+/// `(j + 1/2) / slabs` of the slab `j` holding `t`.
+#[inline]
+pub fn slab_middle(t: f64, slabs: usize) -> f64 {
+    if slabs == 0 {
+        t
+    } else {
+        let n = slabs as f64;
+        ((t * n).floor().min(n - 1.0) + 0.5) / n
     }
 }
 
@@ -282,11 +332,19 @@ impl Magnet {
 pub struct GeometryOptions {
     /// Apply the `ceil` of the coil-gap rule (FairShip does). Default true.
     pub gap_rounding: bool,
+    /// FairShip's `stepGeo` mode (§3.3 [S9, L168-235]; the L-GSO service
+    /// of 2020 ran with it [S21]): each of Magn1..Magn6 is
+    /// `ceil(2 h / 50 cm)` slabs of constant cross-section taken at each
+    /// slab's middle instead of a linear taper. Default false.
+    pub step_geo: bool,
 }
 
 impl Default for GeometryOptions {
     fn default() -> Self {
-        GeometryOptions { gap_rounding: true }
+        GeometryOptions {
+            gap_rounding: true,
+            step_geo: false,
+        }
     }
 }
 
@@ -324,6 +382,7 @@ impl Shield {
             exit: absorber,
             polarity: 1.0,
             b0: B_ABSORBER,
+            slabs: 0,
         }];
         const NAMES: [&str; N_MAGNETS] = ["Magn1", "Magn2", "Magn3", "Magn4", "Magn5", "Magn6"];
         let mut z = Z_MAGN1;
@@ -343,6 +402,11 @@ impl Shield {
                 exit: face(c[1], c[3], c[5]),
                 polarity: if k < 3 { 1.0 } else { -1.0 },
                 b0: B_MAGNETS,
+                slabs: if options.step_geo {
+                    (2.0 * h / STEP_GEO_SLAB_CM).ceil().max(1.0) as usize
+                } else {
+                    0
+                },
             });
             z += 2.0 * h;
             if k + 1 < N_MAGNETS {
@@ -364,6 +428,7 @@ impl Shield {
             exit: s7,
             polarity: -1.0,
             b0: B_MAGNETS,
+            slabs: 0,
         });
         let z_end = z + 20.0;
         Ok(Shield {
@@ -396,6 +461,10 @@ impl Shield {
         for m in &self.magnets[1..] {
             b.push(m.z_start);
             b.push(m.z_end);
+            // step_geo: slab faces, so that a tracking zone has one section
+            for j in 1..m.slabs {
+                b.push(m.z_start + (m.z_end - m.z_start) * j as f64 / m.slabs as f64);
+            }
         }
         b.sort_by(f64::total_cmp);
         b.dedup();

@@ -10,8 +10,8 @@ use rand_distr::StandardNormal;
 
 use super::field::{classify, field, Region};
 use super::geometry::{
-    Section, Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE, Z_ABSORBER_FIELD,
-    Z_ABSORBER_START, Z_WALL_END, Z_WALL_START,
+    slab_middle, Section, Shield, ABSORBER_HALF_X, ABSORBER_HALF_Y, TUNNEL_HALF_SIZE,
+    Z_ABSORBER_FIELD, Z_ABSORBER_START, Z_WALL_END, Z_WALL_START,
 };
 use super::materials::{
     highland_f, mean_discrete_fraction, Material, StoppingTable, CONCRETE, C_LIGHT, IRON, MUON_MASS,
@@ -456,9 +456,9 @@ pub struct Tracker<'a> {
     shield: &'a Shield,
     bounds: Vec<f64>,
     zones: Vec<Zone>,
-    /// Per magnet: `(z_start, 1 / (z_end - z_start))`, so that a
+    /// Per magnet: `(z_start, 1 / (z_end - z_start), slabs)`, so that a
     /// cross-section costs no division.
-    spans: Vec<(f64, f64)>,
+    spans: Vec<(f64, f64, usize)>,
 }
 
 impl<'a> Tracker<'a> {
@@ -490,7 +490,7 @@ impl<'a> Tracker<'a> {
         let spans = shield
             .magnets
             .iter()
-            .map(|m| (m.z_start, 1.0 / (m.z_end - m.z_start)))
+            .map(|m| (m.z_start, 1.0 / (m.z_end - m.z_start), m.slabs))
             .collect();
         Tracker {
             shield,
@@ -505,8 +505,9 @@ impl<'a> Tracker<'a> {
     #[inline]
     fn section(&self, i: usize, z: f64) -> Section {
         let m = &self.shield.magnets[i];
-        let (z0, inv_len) = self.spans[i];
-        Section::lerp(m.entrance, m.exit, ((z - z0) * inv_len).clamp(0.0, 1.0))
+        let (z0, inv_len, slabs) = self.spans[i];
+        let t = slab_middle(((z - z0) * inv_len).clamp(0.0, 1.0), slabs);
+        Section::lerp(m.entrance, m.exit, t)
     }
 
     /// Tracks muon `x` (`[px, py, pz, x0, y0, z0, pdg]`) from its origin to
@@ -640,10 +641,12 @@ impl<'a> Tracker<'a> {
 
     /// Whether the straight segment from the muon's position over path
     /// length `ds` stays outside the outer box of magnet `i`'s iron
-    /// (`|x| > 2 dX + g` or `|y| > dY + dX`) on one side. The box edges are
-    /// linear in z and so is the coordinate (no sign change), so being
-    /// outside at both ends means outside all along: the whole segment is
-    /// air and is crossed in one step.
+    /// (`|x| > 2 dX + g` or `|y| > dY + dX`) on one side. Within one
+    /// tracking zone the box edges are linear in z (constant in a
+    /// `step_geo` slab, whose faces are zone boundaries) and so is the
+    /// coordinate (no sign change), so being outside at both ends means
+    /// outside all along: the whole segment is air and is crossed in one
+    /// step.
     fn clear_of_iron(&self, i: usize, st: &MuonState, ds: f64) -> bool {
         let a = self.section(i, st.r[2]);
         let (half_x, half_y) = (2.0 * a.dx + a.gap, a.dy + a.dx);
