@@ -55,8 +55,9 @@ pub struct ShieldCommon {
     /// by spaces, commas, newlines or `|`.
     #[arg(long, value_name = "FILE|baseline", default_value = "baseline")]
     pub psi: String,
-    /// Input muons: `enhanced`, `physical`, or a CSV file with columns
-    /// px,py,pz,x0,y0,z0,pdg.
+    /// Input muons: `enhanced`, `physical`, or a file: CSV with columns
+    /// px,py,pz,x0,y0,z0,pdg (GeV/c, cm, PDG +-13; an 8th weight column is
+    /// ignored), or a NumPy `.npy` array of shape (n, 7) or (n, 8).
     #[arg(
         long,
         value_name = "enhanced|physical|FILE",

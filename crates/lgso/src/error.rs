@@ -83,6 +83,18 @@ pub enum Error {
         /// What was wrong.
         reason: String,
     },
+    /// A binary data file (a NumPy `.npy` muon file), or one of its rows,
+    /// is not valid.
+    #[error("data file `{file}`{}: {reason}", row_label(*row))]
+    DataRow {
+        /// The file name.
+        file: String,
+        /// 1-based row number (row 1 is the array's first row); 0 when the
+        /// file as a whole is at fault.
+        row: usize,
+        /// What was wrong.
+        reason: String,
+    },
     /// The optimizer was used out of order (tell without ask, or after it
     /// finished).
     #[error("optimizer protocol: {0}")]
@@ -205,4 +217,13 @@ pub fn check_vector(what: &str, v: &[f64], expected: usize) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// `", row N"` for a row of a data file, nothing for row 0 (the whole file).
+fn row_label(row: usize) -> String {
+    if row == 0 {
+        String::new()
+    } else {
+        format!(", row {row}")
+    }
 }

@@ -750,3 +750,123 @@ fn hits_pool_setting_of_the_config() {
         }
     }
 }
+
+/// The bytes of a NumPy `.npy` file (format 1.0): magic, header length,
+/// the header dict padded with spaces and a newline to a multiple of 64
+/// bytes, then the raw data (NumPy's own layout, written out here by hand).
+fn npy_bytes(descr: &str, fortran: bool, shape: (usize, usize), data: &[u8]) -> Vec<u8> {
+    let dict = format!(
+        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': ({}, {}), }}",
+        if fortran { "True" } else { "False" },
+        shape.0,
+        shape.1
+    );
+    let unpadded = 10 + dict.len() + 1;
+    let pad = (64 - unpadded % 64) % 64;
+    let header = format!("{dict}{}\n", " ".repeat(pad));
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+#[test]
+fn npy_muon_files() {
+    use lgso::problem::muon_shield::read_muon_npy;
+    let dir = std::env::temp_dir().join(format!("lgso-npy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rows = [
+        [0.1, 0.0, 50.0, 0.0, 0.0, -100.0, 13.0],
+        [-0.2, 0.1, 80.0, 1.0, 2.0, -90.0, -13.0],
+        [1.5, -0.5, 120.0, -3.0, 4.0, -80.0, 13.0],
+    ];
+    let write = |name: &str, bytes: Vec<u8>| {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let le64 = |vals: &mut dyn Iterator<Item = f64>| -> Vec<u8> {
+        vals.flat_map(|v| v.to_le_bytes()).collect()
+    };
+    // float64, C order, 7 columns
+    let c = le64(&mut rows.iter().flatten().copied());
+    let p = write("c.npy", npy_bytes("<f8", false, (3, 7), &c));
+    assert_eq!(read_muon_npy(&p).unwrap(), rows.to_vec());
+    // the same through Spectrum::parse (any file name ending in .npy)
+    match Spectrum::parse(p.to_str().unwrap()).unwrap() {
+        Spectrum::File(r) => assert_eq!(r, rows.to_vec()),
+        other => panic!("{other:?}"),
+    }
+    // float64, Fortran order (column after column)
+    let f = le64(&mut (0..7).flat_map(|j| rows.iter().map(move |r| r[j])));
+    let p = write("f.npy", npy_bytes("<f8", true, (3, 7), &f));
+    assert_eq!(read_muon_npy(&p).unwrap(), rows.to_vec());
+    // big-endian float64
+    let be: Vec<u8> = rows
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_be_bytes())
+        .collect();
+    let p = write("be.npy", npy_bytes(">f8", false, (3, 7), &be));
+    assert_eq!(read_muon_npy(&p).unwrap(), rows.to_vec());
+    // float32 with an 8th weight column (ignored); these values are exact in f32
+    let w: Vec<u8> = rows
+        .iter()
+        .flat_map(|r| r.iter().copied().chain([0.25]))
+        .flat_map(|v| (v as f32).to_le_bytes())
+        .collect();
+    let p = write("w.npy", npy_bytes("<f4", false, (3, 8), &w));
+    let got = read_muon_npy(&p).unwrap();
+    for (g, r) in got.iter().zip(&rows) {
+        for (a, b) in g.iter().zip(r) {
+            assert_eq!(*a, f64::from(*b as f32));
+        }
+    }
+    // bad files: one error naming the file, the row (1-based) and the culprit
+    let mut bad_rows = rows;
+    bad_rows[1][1] = f64::NAN;
+    let mut bad_pdg = rows;
+    bad_pdg[2][6] = 11.0;
+    let ints: Vec<u8> = (0..21i64).flat_map(|v| v.to_le_bytes()).collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "nan.npy",
+            npy_bytes(
+                "<f8",
+                false,
+                (3, 7),
+                &le64(&mut bad_rows.iter().flatten().copied()),
+            ),
+            "row 2: column `py`",
+        ),
+        (
+            "pdg.npy",
+            npy_bytes(
+                "<f8",
+                false,
+                (3, 7),
+                &le64(&mut bad_pdg.iter().flatten().copied()),
+            ),
+            "row 3: unknown PDG code 11",
+        ),
+        (
+            "shape.npy",
+            npy_bytes("<f8", false, (7, 3), &c),
+            "found shape [7, 3]",
+        ),
+        (
+            "int.npy",
+            npy_bytes("<i8", false, (3, 7), &ints),
+            "dtype '<i8'",
+        ),
+        ("text.npy", b"px,py,pz\n".to_vec(), "not a NumPy .npy file"),
+    ];
+    for (name, bytes, needle) in cases {
+        let p = write(name, bytes);
+        let e = read_muon_npy(&p).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(needle), "{name}: {e}");
+        assert!(needle.starts_with("row") || !e.contains("row 0"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

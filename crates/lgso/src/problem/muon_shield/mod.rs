@@ -83,8 +83,8 @@
 //!   follows §3.3 (`GeometryOptions::step_geo`, `[muon_shield] step_geo`).
 //!
 //! ## Not implemented from the spec
-//! Air scattering after the shield (§6.2, off by default there), NPY
-//! input, the 20 mrad bend cap. The "hits-only x pool" of §5.3
+//! Air scattering after the shield (§6.2, off by default there), the
+//! 20 mrad bend cap. The "hits-only x pool" of §5.3
 //! exists as a fixed pool built once at a given psi
 //! ([`ShieldSimulator::hits_pool`], [`pool_simulator`]; `[muon_shield]
 //! hits_pool` of the config), not refreshed every iteration as
@@ -111,7 +111,7 @@ pub use geometry::{
     bounds, check_psi, mass_and_gradient, psi_names, GeometryOptions, Shield, BASELINE, N_PSI,
 };
 pub use objective::{hit_weight, ship_fcn, ship_weight, HitsObjective, ShipFcnObjective};
-pub use source::{read_muon_csv, Spectrum};
+pub use source::{read_muon_csv, read_muon_file, read_muon_npy, Spectrum};
 pub use tracking::{EnergyLoss, MuonRng, Outcome, SimConfig, Status, Tracker};
 
 /// Registry name of the problem.

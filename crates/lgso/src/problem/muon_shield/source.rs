@@ -1,6 +1,6 @@
 //! Input muons `x ~ q(x)` (muon_shield.md §5): the two built-in spectra
-//! (`enhanced`, `physical`), FairShip's beam smearing and a reader for a
-//! user's CSV file.
+//! (`enhanced`, `physical`), FairShip's beam smearing and readers for a
+//! user's CSV or NumPy `.npy` file.
 //!
 //! One muon is the 7-column row of L-GSO's `x` [S1][S5]:
 //! `(px, py, pz [GeV/c], x0, y0, z0 [cm, local frame], pdg)` with
@@ -28,26 +28,27 @@ pub enum Spectrum {
     Enhanced,
     /// An approximation of the 2018 production sample (§5.2).
     Physical,
-    /// Muons read from a file ([`read_muon_csv`]); rows are taken in order
-    /// (cycled), so call `i` always sees muon `i mod n`.
+    /// Muons read from a file ([`read_muon_file`]); rows are taken in
+    /// order (cycled), so call `i` always sees muon `i mod n`.
     File(Vec<[f64; X_DIM]>),
 }
 
 impl Spectrum {
-    /// Parses `enhanced`, `physical` or a path to a CSV file.
+    /// Parses `enhanced`, `physical` or a path to a CSV or `.npy` file.
     ///
     /// # Errors
-    /// As [`read_muon_csv`].
+    /// As [`read_muon_file`].
     pub fn parse(s: &str) -> Result<Spectrum> {
         match s {
             "enhanced" => Ok(Spectrum::Enhanced),
             "physical" => Ok(Spectrum::Physical),
             path if !Path::new(path).is_file() => Err(Error::config(
                 "spectrum",
-                "enhanced, physical or the path of a muon CSV file (px,py,pz,x0,y0,z0,pdg)",
+                "enhanced, physical or the path of a muon CSV or .npy file \
+                 (px,py,pz,x0,y0,z0,pdg)",
                 format!("{path:?}, which is not a file"),
             )),
-            path => Ok(Spectrum::File(read_muon_csv(Path::new(path))?)),
+            path => Ok(Spectrum::File(read_muon_file(Path::new(path))?)),
         }
     }
 
@@ -170,6 +171,112 @@ pub fn physical(rng: &mut impl RngCore) -> [f64; X_DIM] {
     [px, py, pz, 0.0, 0.0, vertex_z(rng), pdg]
 }
 
+/// Reads a muon file: a NumPy array ([`read_muon_npy`]) when the name
+/// ends in `.npy`, else CSV ([`read_muon_csv`]).
+///
+/// # Errors
+/// As the reader used.
+pub fn read_muon_file(path: &Path) -> Result<Vec<[f64; X_DIM]>> {
+    let npy = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+    if npy {
+        read_muon_npy(path)
+    } else {
+        read_muon_csv(path)
+    }
+}
+
+/// Checks one muon: finite values, PDG code +-13, `pz > 0`; the reason
+/// otherwise.
+fn check_muon(m: &[f64; X_DIM]) -> std::result::Result<(), String> {
+    if let Some(j) = m.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "column `{}`: {} is not a finite number",
+            COLUMNS[j], m[j]
+        ));
+    }
+    if m[6] != 13.0 && m[6] != -13.0 {
+        return Err(format!(
+            "unknown PDG code {} in column `pdg`: expected 13 (mu-) or -13 (mu+)",
+            m[6]
+        ));
+    }
+    if m[2] <= 0.0 {
+        return Err(format!(
+            "pz = {} GeV/c: a muon must move downstream (pz > 0)",
+            m[2]
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a NumPy `.npy` muon file (spec §5.1): a 2-D array of `float64` or
+/// `float32` (either byte order, C or Fortran layout) with 7 columns
+/// `px, py, pz, x0, y0, z0, pdg` or 8 (a weight last, ignored), read with
+/// the `npyz` crate. Units and checks as [`read_muon_csv`].
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be opened; [`Error::DataRow`] (row
+/// 0 for the file as a whole) for a file that is not NPY, an array of
+/// another shape or type, or a row with a non-finite value, an unknown PDG
+/// code or `pz <= 0` (row numbers 1-based).
+pub fn read_muon_npy(path: &Path) -> Result<Vec<[f64; X_DIM]>> {
+    let name = path.display().to_string();
+    let err = |row: usize, reason: String| Error::DataRow {
+        file: name.clone(),
+        row,
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: name.clone(),
+        source,
+    })?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::new(file))
+        .map_err(|e| err(0, format!("not a NumPy .npy file ({e})")))?;
+    let expected = "a 2-D float64 or float32 array of shape (n, 7) (px, py, pz, x0, y0, z0, \
+                    pdg) or (n, 8) (and a weight)";
+    let shape = npy.shape().to_vec();
+    let (rows, cols) = match shape[..] {
+        [r, c] if (c == 7 || c == 8) && r > 0 => (r as usize, c as usize),
+        _ => {
+            return Err(err(
+                0,
+                format!("expected {expected}, found shape {shape:?}"),
+            ))
+        }
+    };
+    let fortran = npy.order() == npyz::Order::Fortran;
+    let dtype = npy.dtype().descr();
+    let values: Vec<f64> = match npy.try_data::<f64>() {
+        Ok(reader) => reader
+            .collect::<std::io::Result<Vec<f64>>>()
+            .map_err(|e| err(0, format!("cannot read the data ({e})")))?,
+        Err(npy) => match npy.try_data::<f32>() {
+            Ok(reader) => reader
+                .map(|v| v.map(f64::from))
+                .collect::<std::io::Result<Vec<f64>>>()
+                .map_err(|e| err(0, format!("cannot read the data ({e})")))?,
+            Err(_) => return Err(err(0, format!("expected {expected}, found dtype {dtype}"))),
+        },
+    };
+    let at = |i: usize, j: usize| {
+        if fortran {
+            values[j * rows + i]
+        } else {
+            values[i * cols + j]
+        }
+    };
+    (0..rows)
+        .map(|i| {
+            let m: [f64; X_DIM] = std::array::from_fn(|j| at(i, j));
+            check_muon(&m)
+                .map(|()| m)
+                .map_err(|reason| err(i + 1, reason))
+        })
+        .collect()
+}
+
 /// Reads a muon file: CSV, one muon a line, the 7 columns
 /// `px, py, pz, x0, y0, z0, pdg` (GeV/c, cm in the local frame of §3.1,
 /// PDG code +13 or -13) and an optional 8th weight column (ignored, as the
@@ -237,29 +344,9 @@ pub fn parse_muon_csv(file: &str, text: &str) -> Result<Vec<[f64; X_DIM]>> {
                     format!("column `{}`: `{f}` is not a number", COLUMNS[j]),
                 )
             })?;
-            if !v.is_finite() {
-                return Err(err(
-                    line,
-                    format!("column `{}`: {v} is not a finite number", COLUMNS[j]),
-                ));
-            }
             m[j] = v;
         }
-        if m[6] != 13.0 && m[6] != -13.0 {
-            return Err(err(
-                line,
-                format!(
-                    "unknown PDG code {} in column `pdg`: expected 13 (mu-) or -13 (mu+)",
-                    m[6]
-                ),
-            ));
-        }
-        if m[2] <= 0.0 {
-            return Err(err(
-                line,
-                format!("pz = {} GeV/c: a muon must move downstream (pz > 0)", m[2]),
-            ));
-        }
+        check_muon(&m).map_err(|reason| err(line, reason))?;
         rows.push(m);
     }
     if rows.is_empty() {
