@@ -78,6 +78,23 @@ pub fn ship_fcn(sum_w: f64, mass_kg: f64) -> f64 {
     }
 }
 
+/// The charge-folded hit coordinate `x' = X sgn(pdg)` and `Y`, both in m
+/// (`[b]` each), from `y = (X, Y)` in cm (`[b, 2]`) and the PDG code in
+/// the last column of `x` (`[b, d]`): `x' = X` for mu- (pdg +13), `-X` for
+/// mu+ (-13) (§7.1).
+fn folded_hits(y: &Tensor, x: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    let d = x.dim(1)?;
+    let hx = y.narrow(1, 0, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
+    let hy = y.narrow(1, 1, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
+    let sign = x
+        .narrow(1, d - 1, 1)?
+        .squeeze(1)?
+        .ge(0.0)?
+        .to_dtype(y.dtype())?
+        .affine(2.0, -1.0)?;
+    Ok(((hx * sign)?, hy))
+}
+
 /// The hits loss of §7.1 as a per-sample objective `R(y, x) = scale * w`:
 /// `y = (X, Y)` in cm, the PDG code in the last column of `x`. With
 /// `scale = 1` (the default) `E[R]` is the loss per muon; `scale = N`
@@ -102,17 +119,7 @@ impl Default for HitsObjective {
 impl Objective for HitsObjective {
     fn per_sample(&self, y: &Tensor, x: &Tensor, _psi: &Tensor) -> candle_core::Result<Tensor> {
         let dt = y.dtype();
-        let d = x.dim(1)?;
-        let hx = y.narrow(1, 0, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
-        let hy = y.narrow(1, 1, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
-        // sign of the pdg code: +1 for mu- (13), -1 for mu+ (-13)
-        let sign = x
-            .narrow(1, d - 1, 1)?
-            .squeeze(1)?
-            .ge(0.0)?
-            .to_dtype(dt)?
-            .affine(2.0, -1.0)?;
-        let xf = (hx * sign)?;
+        let (xf, hy) = folded_hits(y, x)?;
         let mask = (xf.ge(ACCEPT_X_LO_M)?.to_dtype(dt)?
             * xf.le(ACCEPT_X_HI_M)?.to_dtype(dt)?
             * hy.abs()?.lt(ACCEPT_Y_M)?.to_dtype(dt)?)?;
@@ -203,17 +210,8 @@ impl Objective for ShipFcnObjective {
         let dt = y.dtype();
         let dev = y.device();
         let (b, n) = psi.dims2()?;
-        let d = x.dim(1)?;
         // the SHiP weight of every muon
-        let hx = y.narrow(1, 0, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
-        let hy = y.narrow(1, 1, 1)?.squeeze(1)?.affine(0.01, 0.0)?;
-        let sign = x
-            .narrow(1, d - 1, 1)?
-            .squeeze(1)?
-            .ge(0.0)?
-            .to_dtype(dt)?
-            .affine(2.0, -1.0)?;
-        let xf = (hx * sign)?;
+        let (xf, hy) = folded_hits(y, x)?;
         let mask = (xf.gt(-3.0)?.to_dtype(dt)?
             * xf.lt(2.6)?.to_dtype(dt)?
             * hy.abs()?.lt(ACCEPT_Y_M)?.to_dtype(dt)?)?;
