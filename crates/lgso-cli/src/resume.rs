@@ -76,7 +76,7 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
         let done = execute_with(&resolved, &dir, args.quiet, &mut pool, true)?;
         (resolved, done)
     } else {
-        let resolved = cfg.resolve()?;
+        let resolved = crate::run::resolve_built_in(cfg, args.quiet)?;
         let mut evaluator = InProcess::new(resolved.problem.simulator.clone());
         let done = execute_with(&resolved, dir, args.quiet, &mut evaluator, true)?;
         (resolved, done)

@@ -207,7 +207,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         text::out(&summary_text(&resolved, &done))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let resolved = cfg.resolve()?;
+    let resolved = resolve_built_in(cfg, args.quiet)?;
     let dir = args
         .out
         .clone()
@@ -215,6 +215,32 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let done = execute(&resolved, &dir, args.quiet)?;
     text::out(&summary_text(&resolved, &done))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves the configuration of a built-in problem; for the muon shield
+/// with `[muon_shield]` settings, says (unless `quiet`) that the hits pool
+/// is being built (tens of seconds of tracking) and what the input muons
+/// are, on stderr.
+///
+/// # Errors
+/// As [`lgso::config::Config::resolve`].
+pub fn resolve_built_in(cfg: Config, quiet: bool) -> anyhow::Result<ResolvedConfig> {
+    let shield = cfg.muon_shield != Default::default();
+    if let (Some(k), false) = (cfg.muon_shield.hits_pool, quiet) {
+        eprintln!(
+            "building the hits pool: tracking the first {k} muons at the start psi \
+             (~{:.0} s on {} cores)",
+            k as f64 / (50_000.0 * lgso::threads::available_cores() as f64),
+            lgso::threads::available_cores()
+        );
+    }
+    let resolved = cfg.resolve()?;
+    if shield && !quiet {
+        if let Some(inputs) = resolved.problem.simulator.describe_inputs() {
+            eprintln!("input muons: {inputs}");
+        }
+    }
+    Ok(resolved)
 }
 
 /// Words for a stop reason.

@@ -51,8 +51,9 @@ pub enum ShieldCommand {
 /// Options shared by the shield subcommands.
 #[derive(Debug, Args)]
 pub struct ShieldCommon {
-    /// The 42 parameters (cm): `baseline`, or a file of 42 numbers separated
-    /// by spaces, commas, newlines or `|`.
+    /// The 42 parameters (cm): `baseline`, a file of 42 numbers separated
+    /// by spaces, commas, newlines or `|`, or a run's `psi.csv` (its last
+    /// row: the run's latest psi).
     #[arg(long, value_name = "FILE|baseline", default_value = "baseline")]
     pub psi: String,
     /// Input muons: `enhanced`, `physical`, or a file: CSV with columns
@@ -141,6 +142,40 @@ fn read_psi(spec: &str) -> anyhow::Result<Vec<f64>> {
         return Ok(BASELINE.to_vec());
     }
     let text = std::fs::read_to_string(spec).with_context(|| format!("psi file {spec}"))?;
+    // a run's psi.csv (`iteration,calls,dZ_1,...`): its last row's psi
+    if text.starts_with("iteration,calls,") {
+        let Some((n, last)) = text
+            .lines()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, l)| !l.trim().is_empty())
+            .last()
+        else {
+            bail!("psi file {spec}: a run's psi.csv without rows; expected at least one iteration");
+        };
+        let fields: Vec<&str> = last.split(',').map(str::trim).collect();
+        let psi = fields
+            .iter()
+            .skip(2)
+            .map(|t| t.parse::<f64>())
+            .collect::<Result<Vec<f64>, _>>()
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "psi file {spec}, line {}: not a row of numbers (iteration, calls, 42 psi \
+                     values)",
+                    n + 1
+                )
+            })?;
+        if psi.len() != N_PSI {
+            bail!(
+                "psi file {spec}, line {}: found {} psi values after iteration and calls, \
+                 expected {N_PSI}",
+                n + 1,
+                psi.len()
+            );
+        }
+        return Ok(psi);
+    }
     let mut psi = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("");
@@ -165,6 +200,16 @@ fn read_psi(spec: &str) -> anyhow::Result<Vec<f64>> {
         );
     }
     Ok(psi)
+}
+
+/// The shield at `psi` read from `source` (`--psi`); a psi outside the
+/// bounds or not physical is named by its parameter and `source`, without
+/// repeating all 42 values.
+fn build_shield(sim: &ShieldSimulator, psi: &[f64], source: &str) -> anyhow::Result<Shield> {
+    sim.shield(psi).map_err(|e| match e {
+        lgso::Error::Simulator { reason, .. } => anyhow::anyhow!("psi from {source}: {reason}"),
+        other => other.into(),
+    })
 }
 
 /// Builds the simulator from the shared options.
@@ -201,7 +246,7 @@ fn simulator(c: &ShieldCommon) -> anyhow::Result<ShieldSimulator> {
 fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let psi = read_psi(&a.common.psi)?;
     let sim = simulator(&a.common)?;
-    let shield = sim.shield(&psi)?;
+    let shield = build_shield(&sim, &psi, &a.common.psi)?;
     if a.muons == 0 {
         bail!("invalid value `0` for `--muons`: expected at least one muon");
     }
@@ -332,7 +377,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
 fn draw(a: &DrawArgs) -> anyhow::Result<ExitCode> {
     let psi = read_psi(&a.common.psi)?;
     let sim = simulator(&a.common)?;
-    let shield = sim.shield(&psi)?;
+    let shield = build_shield(&sim, &psi, &a.common.psi)?;
     let mut rng = rng_from_seed(a.common.seed);
     let pool = sim.muons(a.tracks.max(1) * 20, &mut rng);
     let tracker = Tracker::new(&shield);

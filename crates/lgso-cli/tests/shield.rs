@@ -174,6 +174,46 @@ fn run_with_the_ship_objective() {
     }
     let config = fs::read_to_string(d.join("run/config.toml")).unwrap();
     assert!(config.contains("objective = \"ship_fcn\""), "{config}");
+    // the hits pool is announced and described on stderr
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("building the hits pool") && err.contains("input muons: hits pool of"),
+        "{err}"
+    );
+    // `shield simulate --psi RUN/psi.csv` takes the run's latest psi: the
+    // same output as a psi file holding the last row's 42 values
+    let csv = fs::read_to_string(d.join("run/psi.csv")).unwrap();
+    let last: Vec<&str> = csv.lines().last().unwrap().split(',').skip(2).collect();
+    assert_eq!(last.len(), 42);
+    fs::write(d.join("last.txt"), last.join(" ")).unwrap();
+    let from_run = lgso(
+        &d,
+        &[
+            "shield",
+            "simulate",
+            "--muons",
+            "300",
+            "--psi",
+            "run/psi.csv",
+        ],
+    );
+    let from_file = lgso(
+        &d,
+        &["shield", "simulate", "--muons", "300", "--psi", "last.txt"],
+    );
+    assert!(
+        from_run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_run.stderr)
+    );
+    let strip = |o: &Output| -> String {
+        stdout(o)
+            .lines()
+            .filter(|l| !l.contains("wall time"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip(&from_run), strip(&from_file));
     // a typo in the objective name is one error line naming the key
     fs::write(
         d.join("bad.toml"),

@@ -103,6 +103,10 @@ pub struct MuonShieldConfig {
     /// as slabs of at most 50 cm with constant cross-sections, as the
     /// L-GSO service of 2020 ran, instead of a linear taper. Default false.
     pub step_geo: Option<bool>,
+    /// The input muons: `"enhanced"` (default), `"physical"` or the path of
+    /// a muon file (CSV or `.npy`, muon_shield.md §5.1); a relative path
+    /// is made absolute when the configuration is resolved.
+    pub spectrum: Option<String>,
 }
 
 impl MuonShieldConfig {
@@ -135,6 +139,36 @@ impl MuonShieldConfig {
             )),
         }
     }
+}
+
+/// The muon-shield simulator of `[muon_shield]` (spectrum and geometry).
+///
+/// # Errors
+/// [`Error::Config`] (key `muon_shield.spectrum`) for a spectrum that is
+/// neither built in nor a file; the muon file's own errors.
+fn shield_simulator(c: &MuonShieldConfig) -> Result<problem::muon_shield::ShieldSimulator> {
+    use problem::muon_shield::{GeometryOptions, ShieldSimulator, Spectrum};
+    let spectrum = match c.spectrum.as_deref() {
+        None => Spectrum::Enhanced,
+        Some(s @ ("enhanced" | "physical")) => Spectrum::parse(s)?,
+        Some(path) if !std::path::Path::new(path).is_file() => {
+            return Err(Error::config(
+                "muon_shield.spectrum",
+                "\"enhanced\", \"physical\" or the path of a muon file (CSV or .npy: px, py, \
+                 pz, x0, y0, z0, pdg)",
+                format!("{path:?}, which is not a file"),
+            ))
+        }
+        Some(path) => Spectrum::parse(path)?,
+    };
+    Ok(ShieldSimulator {
+        spectrum,
+        geometry: GeometryOptions {
+            step_geo: c.step_geo.unwrap_or(false),
+            ..Default::default()
+        },
+        ..ShieldSimulator::default()
+    })
 }
 
 /// Reads `bounds = [[lo, hi], ...]`, refusing entries with other than two
@@ -1094,13 +1128,15 @@ impl Config {
                 "muon_shield.objective"
             } else if self.muon_shield.ship_muons.is_some() {
                 "muon_shield.ship_muons"
+            } else if self.muon_shield.spectrum.is_some() {
+                "muon_shield.spectrum"
             } else {
                 "muon_shield.step_geo"
             };
             return Err(Error::config(
                 key,
-                "no [muon_shield] table: it sets the input muons and objective of problem \
-                 muon-shield",
+                "no [muon_shield] settings: they set the input muons, objective and geometry \
+                 of problem muon-shield",
                 format!("{key} for problem {}", problem.name),
             ));
         }
@@ -1153,17 +1189,25 @@ impl Config {
                 detail,
             });
         }
+        if let Some(path) = resolved.config.muon_shield.spectrum.clone() {
+            // a file: absolute, so that `lgso resume` finds it from anywhere
+            if !["enhanced", "physical"].contains(&path.as_str()) {
+                if let Ok(abs) = std::path::absolute(&path) {
+                    resolved.config.muon_shield.spectrum = Some(abs.display().to_string());
+                }
+            }
+        }
         if resolved.config.muon_shield != MuonShieldConfig::default() {
             let pool = resolved
                 .config
                 .muon_shield
                 .hits_pool
                 .map(|k| (resolved.start(), k));
-            let geometry = problem::muon_shield::GeometryOptions {
-                step_geo: resolved.config.muon_shield.step_geo.unwrap_or(false),
-                ..Default::default()
-            };
-            let shield = problem::muon_shield::problem_with(shield_objective, pool, geometry)?;
+            let shield = problem::muon_shield::problem_with(
+                shield_objective,
+                pool,
+                shield_simulator(&resolved.config.muon_shield)?,
+            )?;
             resolved.problem.simulator = shield.simulator;
             resolved.problem.objective = shield.objective;
             resolved.problem.target = shield.target;

@@ -74,11 +74,11 @@ pub enum Error {
         detail: String,
     },
     /// A data file shipped with the crate could not be parsed.
-    #[error("data file `{file}`, line {line}: {reason}")]
+    #[error("data file `{file}`{}: {reason}", line_label(*line))]
     Data {
         /// The file name.
         file: String,
-        /// 1-based line number.
+        /// 1-based line number; 0 when the file as a whole is at fault.
         line: usize,
         /// What was wrong.
         reason: String,
@@ -225,5 +225,15 @@ fn row_label(row: usize) -> String {
         String::new()
     } else {
         format!(", row {row}")
+    }
+}
+
+/// `", line N"` for a line of a text data file, nothing for line 0 (the
+/// whole file).
+fn line_label(line: usize) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(", line {line}")
     }
 }

@@ -643,7 +643,10 @@ fn bad_muon_files_give_the_line_number() {
             "{text:?}: {e}"
         );
     }
-    assert!(parse_muon_csv("m.csv", "\n# nothing\n").is_err());
+    let e = parse_muon_csv("m.csv", "\n# nothing\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no muons found") && !e.contains("line 0"), "{e}");
 }
 
 #[test]
@@ -718,6 +721,26 @@ fn hits_pool_setting_of_the_config() {
     .expect("config");
     let resolved = cfg.resolve().expect("resolve");
     let sim = &resolved.problem.simulator;
+    // the pool's size, counted here from the tracker's outcomes of the
+    // first 20 000 muons at the baseline
+    let full = ShieldSimulator::default();
+    let mut rng = rng_from_seed(0);
+    let candidates = full.sample_x(20_000, &mut rng);
+    let in_window = full
+        .outcomes(&BASELINE, &candidates, &mut rng)
+        .unwrap()
+        .iter()
+        .filter(|o| {
+            o.status == Status::Reached && o.hit[0].abs() <= 330.0 && o.hit[1].abs() <= 530.0
+        })
+        .count();
+    let described = sim.describe_inputs().expect("a description");
+    assert!(
+        described.starts_with(&format!(
+            "hits pool of {in_window} muons: those of the first 20000"
+        )),
+        "{described}"
+    );
     let mut rng = rng_from_seed(0);
     let x = sim.sample_x(200, &mut rng);
     let y = sim.simulate(&BASELINE, &x, &mut rng).expect("simulate");
@@ -728,6 +751,46 @@ fn hits_pool_setting_of_the_config() {
             y.get(i, 0),
             y.get(i, 1)
         );
+    }
+    // the input muons of `lgso run muon-shield`: a built-in spectrum or a
+    // file, whose relative path the resolved configuration makes absolute
+    let physical = Config::from_toml_str(
+        "problem = \"muon-shield\"\n[muon_shield]\nspectrum = \"physical\"\n",
+    )
+    .unwrap()
+    .resolve()
+    .unwrap();
+    assert_eq!(
+        physical.problem.simulator.describe_inputs().as_deref(),
+        Some("physical spectrum")
+    );
+    let dir = std::env::temp_dir().join(format!("lgso-spectrum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("m.csv"),
+        "0.1,0,50,0,0,-100,13\n-0.2,0.1,80,1,2,-90,-13\n",
+    )
+    .unwrap();
+    let file = Config::from_toml_str(&format!(
+        "problem = \"muon-shield\"\n[muon_shield]\nspectrum = {:?}\n",
+        dir.join("m.csv").display().to_string()
+    ))
+    .unwrap()
+    .resolve()
+    .unwrap();
+    let mut rng = rng_from_seed(0);
+    let x = file.problem.simulator.sample_x(3, &mut rng);
+    assert_eq!(x.get(1, 6), -13.0);
+    assert_eq!(x.get(2, 6), 13.0, "rows cycle");
+    let _ = std::fs::remove_dir_all(&dir);
+    match Config::from_toml_str(
+        "problem = \"muon-shield\"\n[muon_shield]\nspectrum = \"no-such-file.csv\"\n",
+    )
+    .unwrap()
+    .resolve()
+    {
+        Err(Error::Config { key, .. }) => assert_eq!(key, "muon_shield.spectrum"),
+        other => panic!("expected a config error, got {other:?}"),
     }
     // bad settings name the key
     for (toml, what) in [

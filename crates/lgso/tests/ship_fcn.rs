@@ -326,7 +326,7 @@ fn ship_problem_estimate_equals_the_fcn_of_its_outcomes() {
     let p = problem_with(
         ShieldObjective::ShipFcn { muons: 50_000 },
         None,
-        GeometryOptions::default(),
+        ShieldSimulator::default(),
     )
     .unwrap();
     let n = 20_000;

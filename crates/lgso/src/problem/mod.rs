@@ -66,6 +66,13 @@ pub trait Simulator: Send + Sync {
     fn samples_x(&self) -> bool {
         true
     }
+
+    /// A line on where the inputs `x` come from, for the user (e.g. the
+    /// muon-shield's hits pool and its size); `None` if there is nothing to
+    /// say beyond the problem's description.
+    fn describe_inputs(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The per-sample objective `R(y, x, psi)`, written with tensor operations

@@ -152,6 +152,9 @@ pub struct ShieldSimulator {
     /// hit); the SHiP FCN counts only hits above 1 GeV/c (§7.2), so
     /// `objective = "ship_fcn"` sets 1.
     pub min_hit_momentum: f64,
+    /// What the input muons are, for messages (`None`: the spectrum's
+    /// label); [`pool_simulator`] describes its pool here.
+    pub inputs: Option<String>,
 }
 
 impl Default for ShieldSimulator {
@@ -164,6 +167,7 @@ impl Default for ShieldSimulator {
             bounds: Some(bounds()),
             smear: true,
             min_hit_momentum: 0.0,
+            inputs: None,
         }
     }
 }
@@ -317,25 +321,22 @@ pub const POOL_HALF_X_CM: f64 = 330.0;
 /// Half-height in `Y` of the hits-pool window, cm.
 pub const POOL_HALF_Y_CM: f64 = 530.0;
 
-/// The default simulator (with `geometry`) with the
-/// [`ShieldSimulator::hits_pool`] of its first `candidates` muons at `psi` (window `|X| <= 3.3 m`, `|Y| <= 5.3 m`)
-/// as its input muons (`smear = false`: the pooled muons are already
-/// smeared). Tracks on [`crate::threads::simulation_pool`].
+/// `base` with the [`ShieldSimulator::hits_pool`] of its first
+/// `candidates` muons at `psi` (window `|X| <= 3.3 m`, `|Y| <= 5.3 m`) as
+/// its input muons (`smear = false`: the pooled muons are already
+/// smeared), described in [`ShieldSimulator::inputs`]. Tracks on
+/// [`crate::threads::simulation_pool`].
 ///
 /// # Errors
 /// As [`ShieldSimulator::hits_pool`]; [`Error::Config`] (key
 /// `muon_shield.hits_pool`) when no muon hits the window.
 pub fn pool_simulator(
+    base: ShieldSimulator,
     psi: &[f64],
     candidates: usize,
-    geometry: GeometryOptions,
 ) -> Result<ShieldSimulator> {
-    let full = ShieldSimulator {
-        geometry,
-        ..ShieldSimulator::default()
-    };
     let pool = crate::threads::simulation_pool().install(|| {
-        full.hits_pool(
+        base.hits_pool(
             psi,
             candidates,
             POOL_HALF_X_CM,
@@ -351,10 +352,17 @@ pub fn pool_simulator(
             format!("{candidates}, of which none hit the window"),
         ));
     }
+    let inputs = format!(
+        "hits pool of {} muons: those of the first {candidates} ({} spectrum) that hit \
+         |X| <= 3.3 m, |Y| <= 5.3 m at the start psi",
+        pool.len(),
+        base.spectrum.label()
+    );
     Ok(ShieldSimulator {
         spectrum: Spectrum::File(pool),
         smear: false,
-        ..full
+        inputs: Some(inputs),
+        ..base
     })
 }
 
@@ -373,6 +381,14 @@ impl Simulator for ShieldSimulator {
 
     fn sample_x(&self, count: usize, rng: &mut Rng) -> Matrix {
         self.muons(count, rng)
+    }
+
+    fn describe_inputs(&self) -> Option<String> {
+        Some(
+            self.inputs
+                .clone()
+                .unwrap_or_else(|| format!("{} spectrum", self.spectrum.label())),
+        )
     }
 
     fn simulate(&self, psi: &[f64], x: &Matrix, rng: &mut Rng) -> Result<Matrix> {
@@ -440,28 +456,24 @@ pub enum ShieldObjective {
 /// halves it.
 const SHIP_BASELINE_WEIGHT_PER_MUON: f64 = 2.45e-4;
 
-/// The `muon-shield` problem with a chosen objective, input muons and
-/// geometry: `pool = Some((psi, K))` takes the [`pool_simulator`] of the
-/// first `K` muons at `psi` (`[muon_shield] hits_pool`);
-/// [`ShieldObjective::ShipFcn`] installs [`ShipFcnObjective`], the
-/// simulator's 1 GeV/c hit cut and a target of the FCN with half the
-/// baseline's SHiP weight per muon; `geometry` sets the simulator's (and
-/// the mass's) [`GeometryOptions`] (`[muon_shield] step_geo`).
+/// The `muon-shield` problem with a chosen objective and simulator:
+/// `base` (its spectrum, geometry, ...), with `pool = Some((psi, K))` the
+/// [`pool_simulator`] of its first `K` muons at `psi` (`[muon_shield]
+/// hits_pool`); [`ShieldObjective::ShipFcn`] installs [`ShipFcnObjective`]
+/// (with `base`'s geometry for the mass), the simulator's 1 GeV/c hit cut
+/// and a target of the FCN with half the baseline's SHiP weight per muon.
 ///
 /// # Errors
 /// As [`pool_simulator`].
 pub fn problem_with(
     objective: ShieldObjective,
     pool: Option<(&[f64], usize)>,
-    geometry: GeometryOptions,
+    base: ShieldSimulator,
 ) -> Result<Problem> {
     let mut p = problem();
     let mut sim = match pool {
-        Some((psi, k)) => pool_simulator(psi, k, geometry)?,
-        None => ShieldSimulator {
-            geometry,
-            ..ShieldSimulator::default()
-        },
+        Some((psi, k)) => pool_simulator(base, psi, k)?,
+        None => base,
     };
     if let ShieldObjective::ShipFcn { muons } = objective {
         sim.min_hit_momentum = objective::SHIP_MIN_HIT_MOMENTUM;
