@@ -26,6 +26,14 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// `simulate`'s output without its (timing-dependent) wall-time line.
+fn without_wall_time(out: &str) -> String {
+    out.lines()
+        .filter(|l| !l.contains("wall time"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Asserts exit code 2 and exactly one `error:` line containing every
 /// string of `needles`.
 fn assert_error(o: &Output, needles: &[&str]) {
@@ -86,13 +94,7 @@ fn simulate_reports_statuses_objective_mass_and_length() {
             "shield", "simulate", "--muons", "2000", "--step", "20", "--psi", "psi.txt",
         ],
     );
-    let strip = |s: String| -> String {
-        s.lines()
-            .filter(|l| !l.contains("wall time"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(strip(stdout(&o2)), strip(out.clone()));
+    assert_eq!(without_wall_time(&stdout(&o2)), without_wall_time(&out));
     // the SHiP lines: the objective ship_fcn (N = 50 000) is SHiP's formula
     // (1 + exp(10 (W - W*) / W*)) (1 + N w) on the printed weight per muon
     let value = |label: &str| -> f64 {
@@ -206,14 +208,10 @@ fn run_with_the_ship_objective() {
         "{}",
         String::from_utf8_lossy(&from_run.stderr)
     );
-    let strip = |o: &Output| -> String {
-        stdout(o)
-            .lines()
-            .filter(|l| !l.contains("wall time"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(strip(&from_run), strip(&from_file));
+    assert_eq!(
+        without_wall_time(&stdout(&from_run)),
+        without_wall_time(&stdout(&from_file))
+    );
     // a typo in the objective name is one error line naming the key
     fs::write(
         d.join("bad.toml"),
