@@ -226,15 +226,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
 /// As [`lgso::config::Config::resolve`].
 pub fn resolve_built_in(cfg: Config, quiet: bool) -> anyhow::Result<ResolvedConfig> {
     let shield = cfg.muon_shield != Default::default();
-    if let (Some(k), false) = (cfg.muon_shield.hits_pool, quiet) {
-        eprintln!(
-            "building the hits pool: tracking the first {k} muons at the start psi \
-             (~{:.0} s on {} cores)",
-            k as f64 / (50_000.0 * lgso::threads::available_cores() as f64),
-            lgso::threads::available_cores()
-        );
-    }
-    let resolved = cfg.resolve()?;
+    let resolved = cfg.resolve_announcing(&mut |k| {
+        if !quiet {
+            eprintln!(
+                "building the hits pool: tracking the first {k} muons at the start psi \
+                 (~{:.0} s on {} cores)",
+                k as f64 / (50_000.0 * lgso::threads::available_cores() as f64),
+                lgso::threads::available_cores()
+            );
+        }
+    })?;
     if shield && !quiet {
         if let Some(inputs) = resolved.problem.simulator.describe_inputs() {
             eprintln!("input muons: {inputs}");

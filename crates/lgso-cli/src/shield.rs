@@ -54,7 +54,11 @@ pub struct ShieldCommon {
     /// The 42 parameters (cm): `baseline`, a file of 42 numbers separated
     /// by spaces, commas, newlines or `|`, or a run's `psi.csv` (its last
     /// row: the run's latest psi).
-    #[arg(long, value_name = "FILE|baseline", default_value = "baseline")]
+    #[arg(
+        long,
+        value_name = "FILE|RUN/psi.csv|baseline",
+        default_value = "baseline"
+    )]
     pub psi: String,
     /// Input muons: `enhanced`, `physical`, or a file: CSV with columns
     /// px,py,pz,x0,y0,z0,pdg (GeV/c, cm, PDG +-13; an 8th weight column is
@@ -143,7 +147,7 @@ fn read_psi(spec: &str) -> anyhow::Result<Vec<f64>> {
     }
     let text = std::fs::read_to_string(spec).with_context(|| format!("psi file {spec}"))?;
     // a run's psi.csv (`iteration,calls,dZ_1,...`): its last row's psi
-    if text.starts_with("iteration,calls,") {
+    if text.starts_with("iteration,calls,dZ_1,") {
         let Some((n, last)) = text
             .lines()
             .enumerate()
@@ -168,8 +172,8 @@ fn read_psi(spec: &str) -> anyhow::Result<Vec<f64>> {
             })?;
         if psi.len() != N_PSI {
             bail!(
-                "psi file {spec}, line {}: found {} psi values after iteration and calls, \
-                 expected {N_PSI}",
+                "psi file {spec}, line {}: found {} numbers after iteration and calls, \
+                 expected {N_PSI} psi values",
                 n + 1,
                 psi.len()
             );
@@ -268,6 +272,7 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
         a.common.seed,
         a.common.field_scale
     );
+    say!("  psi: {}", a.common.psi);
     for s in Status::ALL {
         let k = outcomes.iter().filter(|o| o.status == s).count();
         say!("  {:<12} {:>9}  {:.4e}", s.name(), k, k as f64 / n);

@@ -26,10 +26,11 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// `simulate`'s output without its (timing-dependent) wall-time line.
+/// `simulate`'s output without its (timing-dependent) wall-time line and
+/// the line naming the psi's source.
 fn without_wall_time(out: &str) -> String {
     out.lines()
-        .filter(|l| !l.contains("wall time"))
+        .filter(|l| !l.contains("wall time") && !l.starts_with("  psi: "))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -220,6 +221,15 @@ fn run_with_the_ship_objective() {
     .unwrap();
     let o = lgso(&d, &["run", "--config", "bad.toml", "--out", "bad"]);
     assert_error(&o, &["muon_shield.objective", "ship_fcn", "\"ship\""]);
+    // with a hits pool too: still one line (the pool is announced only
+    // once the configuration has been checked)
+    fs::write(
+        d.join("bad2.toml"),
+        "problem = \"muon-shield\"\n[muon_shield]\nhits_pool = 50000\nobjective = \"ship\"\n",
+    )
+    .unwrap();
+    let o = lgso(&d, &["run", "--config", "bad2.toml", "--out", "bad2"]);
+    assert_error(&o, &["muon_shield.objective"]);
 }
 
 #[test]

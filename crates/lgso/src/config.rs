@@ -1047,13 +1047,33 @@ impl Config {
         self.resolve_with(problem)
     }
 
+    /// As [`Config::resolve`], calling `before_pool(K)` once everything is
+    /// checked and just before the muon shield's hits pool of `K`
+    /// candidates is built (tens of seconds of tracking), so that a caller
+    /// can say so.
+    ///
+    /// # Errors
+    /// As [`Config::resolve`].
+    pub fn resolve_announcing(self, before_pool: &mut dyn FnMut(usize)) -> Result<ResolvedConfig> {
+        let problem = problem::by_name(&self.problem)?;
+        self.resolve_inner(problem, before_pool)
+    }
+
     /// As [`Config::resolve`], on a problem built elsewhere (an external
     /// simulator, [`crate::problem::external::problem`]).
     ///
     /// # Errors
     /// As [`Config::resolve`]; [`Error::Config`] for bounds that do not fit
     /// the problem or a start point outside them.
-    pub fn resolve_with(mut self, mut problem: Problem) -> Result<ResolvedConfig> {
+    pub fn resolve_with(self, problem: Problem) -> Result<ResolvedConfig> {
+        self.resolve_inner(problem, &mut |_| {})
+    }
+
+    fn resolve_inner(
+        mut self,
+        mut problem: Problem,
+        before_pool: &mut dyn FnMut(usize),
+    ) -> Result<ResolvedConfig> {
         let n = problem.dims().psi;
         if let Some(b) = &self.bounds {
             if b.len() != n
@@ -1191,23 +1211,23 @@ impl Config {
         }
         if let Some(path) = resolved.config.muon_shield.spectrum.clone() {
             // a file: absolute, so that `lgso resume` finds it from anywhere
-            if !["enhanced", "physical"].contains(&path.as_str()) {
+            if std::path::Path::new(&path).is_file() {
                 if let Ok(abs) = std::path::absolute(&path) {
                     resolved.config.muon_shield.spectrum = Some(abs.display().to_string());
                 }
             }
         }
         if resolved.config.muon_shield != MuonShieldConfig::default() {
+            let simulator = shield_simulator(&resolved.config.muon_shield)?;
+            if let Some(k) = resolved.config.muon_shield.hits_pool {
+                before_pool(k);
+            }
             let pool = resolved
                 .config
                 .muon_shield
                 .hits_pool
                 .map(|k| (resolved.start(), k));
-            let shield = problem::muon_shield::problem_with(
-                shield_objective,
-                pool,
-                shield_simulator(&resolved.config.muon_shield)?,
-            )?;
+            let shield = problem::muon_shield::problem_with(shield_objective, pool, simulator)?;
             resolved.problem.simulator = shield.simulator;
             resolved.problem.objective = shield.objective;
             resolved.problem.target = shield.target;

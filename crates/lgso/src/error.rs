@@ -224,7 +224,7 @@ fn row_label(row: usize) -> String {
     if row == 0 {
         String::new()
     } else {
-        format!(", row {row}")
+        format!(", row {row} (numpy index {})", row - 1)
     }
 }
 

@@ -901,7 +901,7 @@ fn npy_muon_files() {
                 (3, 7),
                 &le64(&mut bad_rows.iter().flatten().copied()),
             ),
-            "row 2: column `py`",
+            "row 2 (numpy index 1): column `py`",
         ),
         (
             "pdg.npy",
@@ -911,7 +911,7 @@ fn npy_muon_files() {
                 (3, 7),
                 &le64(&mut bad_pdg.iter().flatten().copied()),
             ),
-            "row 3: unknown PDG code 11",
+            "row 3 (numpy index 2): unknown PDG code 11",
         ),
         (
             "shape.npy",

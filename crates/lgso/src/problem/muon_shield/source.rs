@@ -43,7 +43,7 @@ impl Spectrum {
             "enhanced" => Ok(Spectrum::Enhanced),
             "physical" => Ok(Spectrum::Physical),
             path if !Path::new(path).is_file() => Err(Error::config(
-                "spectrum",
+                "--spectrum",
                 "enhanced, physical or the path of a muon CSV or .npy file \
                  (px,py,pz,x0,y0,z0,pdg)",
                 format!("{path:?}, which is not a file"),
