@@ -112,3 +112,22 @@ fn bad_input_names_the_culprit() {
     let m = message("seed = \"one\"");
     assert!(m.contains("seed"), "{m}");
 }
+
+/// The README's configuration reference says "the values below are the
+/// defaults": its block must parse and resolve as it stands, to the same
+/// settings as an empty configuration.
+#[test]
+fn readme_configuration_block_is_a_valid_default_config() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("```toml\nproblem = \"three-hump\"")
+        .expect("the README's configuration block");
+    let body = &readme[start + "```toml\n".len()..];
+    let block = &body[..body.find("```").expect("end of the block")];
+    let from_readme = Config::from_toml_str(block)
+        .expect("the README block parses")
+        .resolve()
+        .expect("the README block resolves");
+    let default = Config::from_toml_str("").unwrap().resolve().unwrap();
+    assert_eq!(from_readme.config, default.config);
+}
