@@ -335,12 +335,29 @@ impl Core {
     /// errors.
     fn spawn(&mut self, slot: usize) -> std::result::Result<(), String> {
         let program = &self.argv[0];
-        let mut child = Command::new(program)
-            .args(&self.argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        let start = || {
+            Command::new(program)
+                .args(&self.argv[1..])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+        };
+        // ETXTBSY ("text file busy", Linux 26): the executable was just
+        // written and another thread's fork still holds a copy of the
+        // write descriptor until that child execs; a short wait clears it
+        const TEXT_FILE_BUSY: i32 = 26;
+        let mut started = start();
+        for wait_ms in [5, 20, 50, 100, 200] {
+            match &started {
+                Err(e) if e.raw_os_error() == Some(TEXT_FILE_BUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+                    started = start();
+                }
+                _ => break,
+            }
+        }
+        let mut child = started
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::NotFound => {
                     if program.contains('/') {
