@@ -256,32 +256,14 @@ fn bad_inputs_give_one_error_line() {
     .collect();
     psi[18] = "500".into(); // dXIn_3
     fs::write(d.join("out_of_bounds.txt"), psi.join(" ")).unwrap();
-    let o = lgso(
-        &d,
-        &[
-            "shield",
-            "simulate",
-            "--muons",
-            "10",
-            "--psi",
-            "out_of_bounds.txt",
-        ],
-    );
+    let simulate_psi =
+        |file: &str| lgso(&d, &["shield", "simulate", "--muons", "10", "--psi", file]);
+    let o = simulate_psi("out_of_bounds.txt");
     assert_error(&o, &["dXIn_3", "[3, 100]"]);
     psi[18] = "10".into();
     psi[41] = "0".into();
     fs::write(d.join("zero_gap.txt"), psi.join(" ")).unwrap();
-    let o = lgso(
-        &d,
-        &[
-            "shield",
-            "simulate",
-            "--muons",
-            "10",
-            "--psi",
-            "zero_gap.txt",
-        ],
-    );
+    let o = simulate_psi("zero_gap.txt");
     assert_error(&o, &["gapOut_6", "not physical"]);
     fs::write(d.join("short.txt"), "1 2 3").unwrap();
     let o = lgso(&d, &["shield", "simulate", "--psi", "short.txt"]);

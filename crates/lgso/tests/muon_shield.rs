@@ -113,14 +113,7 @@ fn region_classifier_at_magn1_entrance() {
 }
 
 fn pencil(p: f64, q: f64) -> MuonState {
-    MuonState {
-        r: [0.0; 3],
-        d: [0.0, 0.0, 1.0],
-        p,
-        q,
-        t_acc: 0.0,
-        f_acc: 0.0,
-    }
+    MuonState::new([0.0; 3], [0.0, 0.0, 1.0], p, q)
 }
 
 fn vacuum_cfg() -> SimConfig {

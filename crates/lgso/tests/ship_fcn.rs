@@ -434,3 +434,44 @@ fn muon_shield_objective_settings() {
         }
     }
 }
+
+#[test]
+fn rows_at_different_psi_get_their_own_mass() {
+    // a batch mixing two shields (e.g. samples of several requests): each
+    // row is charged its own shield's mass, and its gradient goes to its
+    // own psi row
+    let obj = ShipFcnObjective {
+        muons: 100.0,
+        geometry: GeometryOptions::default(),
+    };
+    let mut longer = BASELINE.to_vec();
+    longer[0] += 20.0;
+    let psis = [&BASELINE[..], &longer[..], &longer[..], &BASELINE[..]];
+    let rows = hand_hits();
+    let y: Vec<f64> = rows.iter().take(4).flat_map(|r| r.0).collect();
+    let x: Vec<f64> = rows
+        .iter()
+        .take(4)
+        .flat_map(|r| [0.0, 0.0, 100.0, 0.0, 0.0, 0.0, r.1])
+        .collect();
+    let p: Vec<f64> = psis.iter().flat_map(|p| p.iter().copied()).collect();
+    let y = Tensor::from_vec(y, (4, 2), &Device::Cpu).unwrap();
+    let x = Tensor::from_vec(x, (4, 7), &Device::Cpu).unwrap();
+    let v = Var::from_vec(p, (4, 42), &Device::Cpu).unwrap();
+    let r = obj.per_sample(&y, &x, v.as_tensor()).unwrap();
+    let values = r.to_vec1::<f64>().unwrap();
+    for i in 0..4 {
+        let expected = ship_fcn(100.0 * rows[i].2, mass(psis[i], true));
+        assert!((values[i] - expected).abs() < 1e-9 * expected, "row {i}");
+    }
+    assert!(mass(&longer, true) > mass(&BASELINE, true));
+    // d R_i / d dZ_1 of row i = pen'(W_i) dW_i/d dZ_1 (1 + N w_i)
+    let g = r.sum_all().unwrap().backward().unwrap();
+    let g = g.get(v.as_tensor()).unwrap().to_vec2::<f64>().unwrap();
+    for i in 0..4 {
+        let (w, dw) = mass_and_gradient(psis[i], GeometryOptions::default()).unwrap();
+        let e = (10.0 * (w - SHIP_W_STAR) / SHIP_W_STAR).exp();
+        let expected = 10.0 / SHIP_W_STAR * e * dw[0] * (1.0 + 100.0 * rows[i].2);
+        assert!((g[i][0] - expected).abs() < 1e-9 * expected, "row {i}");
+    }
+}

@@ -181,27 +181,38 @@ impl Default for ShipFcnObjective {
 }
 
 impl ShipFcnObjective {
-    /// `(W, dW/dpsi)` for every row of `psi` (`[b, 42]`), consecutive
-    /// equal rows computed once. A row that is not a physical shield gets
-    /// `W = NaN`, which makes its `R` NaN (never reached: the simulator
-    /// refuses such psi first).
-    fn masses(&self, psi: &Tensor) -> candle_core::Result<(Vec<f64>, Vec<f64>, Vec<bool>)> {
+    /// The mass `W` of every row of `psi` (`[b, 42]`, kg, `[b]`) and its
+    /// gradient `dW/dpsi` as a tensor `[b, 42]` of `psi`'s dtype. When
+    /// every row is the same psi (L-GSO's pathwise gradient, a monitor
+    /// estimate) the mass is computed once and the gradient broadcast;
+    /// otherwise once per run of equal rows. A row that is not a physical
+    /// shield gets `W = NaN`, which makes its `R` NaN (never reached: the
+    /// simulator refuses such psi first).
+    fn masses(&self, psi: &Tensor) -> candle_core::Result<(Vec<f64>, Tensor)> {
+        let (b, n) = psi.dims2()?;
         let rows = psi.to_dtype(DType::F64)?.to_vec2::<f64>()?;
-        let n = rows.first().map_or(0, Vec::len);
-        let (mut w, mut g, mut heavy) = (Vec::new(), Vec::new(), Vec::new());
+        let of = |row: &[f64]| {
+            mass_and_gradient(row, self.geometry).unwrap_or_else(|_| (f64::NAN, vec![0.0; n]))
+        };
+        let to_tensor = |g: Vec<f64>, shape: (usize, usize)| {
+            Tensor::from_vec(g, shape, psi.device())?.to_dtype(psi.dtype())
+        };
+        if rows.windows(2).all(|w| w[0] == w[1]) {
+            let (w, g) = rows.first().map_or((f64::NAN, vec![0.0; n]), |r| of(r));
+            return Ok((vec![w; b], to_tensor(g, (1, n))?.broadcast_as((b, n))?));
+        }
+        let (mut w, mut g) = (Vec::with_capacity(b), Vec::with_capacity(b * n));
         let mut last: Option<(&Vec<f64>, f64, Vec<f64>)> = None;
         for row in &rows {
-            let (m, grad) = match &last {
-                Some((prev, m, grad)) if *prev == row => (*m, grad.clone()),
-                _ => mass_and_gradient(row, self.geometry)
-                    .unwrap_or_else(|_| (f64::NAN, vec![0.0; n])),
-            };
-            w.push(m);
-            heavy.push(m > SHIP_W_MAX);
-            g.extend_from_slice(&grad);
-            last = Some((row, m, grad));
+            if !matches!(&last, Some((prev, ..)) if *prev == row) {
+                let (m, grad) = of(row);
+                last = Some((row, m, grad));
+            }
+            let (_, m, grad) = last.as_ref().expect("set above");
+            w.push(*m);
+            g.extend_from_slice(grad);
         }
-        Ok((w, g, heavy))
+        Ok((w, to_tensor(g, (b, n))?))
     }
 }
 
@@ -209,7 +220,7 @@ impl Objective for ShipFcnObjective {
     fn per_sample(&self, y: &Tensor, x: &Tensor, psi: &Tensor) -> candle_core::Result<Tensor> {
         let dt = y.dtype();
         let dev = y.device();
-        let (b, n) = psi.dims2()?;
+        let b = psi.dim(0)?;
         // the SHiP weight of every muon
         let (xf, hy) = folded_hits(y, x)?;
         let mask = (xf.gt(-3.0)?.to_dtype(dt)?
@@ -222,9 +233,12 @@ impl Objective for ShipFcnObjective {
             .sqrt()?;
         let hits = (mask.detach() * w)?.affine(self.muons, 1.0)?;
         // the mass, exact in value and gradient: W0 + (psi - psi0) . dW/dpsi
-        let (w0, grad, heavy) = self.masses(psi)?;
+        let (w0, grad) = self.masses(psi)?;
+        let heavy: Vec<f64> = w0
+            .iter()
+            .map(|&w| if w > SHIP_W_MAX { 1.0 } else { 0.0 })
+            .collect();
         let w0 = Tensor::from_vec(w0, b, dev)?.to_dtype(dt)?;
-        let grad = Tensor::from_vec(grad, (b, n), dev)?.to_dtype(dt)?;
         let moved = (psi - psi.detach())?;
         let mass = ((moved * grad)?.sum(1)? + w0)?;
         let penalty = mass
@@ -232,18 +246,10 @@ impl Objective for ShipFcnObjective {
             .exp()?
             .affine(1.0, 1.0)?;
         let r = (penalty * hits)?;
-        if !heavy.iter().any(|&h| h) {
+        if heavy.iter().all(|&h| h == 0.0) {
             return Ok(r);
         }
-        let heavy = Tensor::from_vec(
-            heavy
-                .iter()
-                .map(|&h| f64::from(u8::from(h)))
-                .collect::<Vec<_>>(),
-            b,
-            dev,
-        )?
-        .to_dtype(dt)?;
+        let heavy = Tensor::from_vec(heavy, b, dev)?.to_dtype(dt)?;
         // value 1e8 where heavy, gradient of the smooth formula
         let jump = (r.affine(-1.0, SHIP_FCN_HEAVY)? * heavy)?.detach();
         r + jump

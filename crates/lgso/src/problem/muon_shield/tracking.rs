@@ -177,7 +177,9 @@ pub struct MuonState {
     pub q: f64,
     /// Radiation lengths traversed so far.
     pub t_acc: f64,
-    /// `highland_f(t_acc)`, kept so that a step evaluates `F` once.
+    /// `highland_f(t_acc)`, kept so that a step evaluates `F` once; [`step`]
+    /// keeps it equal to `highland_f(t_acc)` (build states with
+    /// [`MuonState::new`] or [`MuonState::from_x`]).
     pub f_acc: f64,
 }
 
@@ -186,11 +188,23 @@ impl MuonState {
     /// pdg]`): charge `+1` for pdg -13 (mu+), `-1` for +13 (mu-).
     pub fn from_x(x: &[f64]) -> MuonState {
         let p = (x[0] * x[0] + x[1] * x[1] + x[2] * x[2]).sqrt();
-        MuonState {
-            r: [x[3], x[4], x[5]],
-            d: [x[0] / p, x[1] / p, x[2] / p],
+        MuonState::new(
+            [x[3], x[4], x[5]],
+            [x[0] / p, x[1] / p, x[2] / p],
             p,
-            q: if x[6] < 0.0 { 1.0 } else { -1.0 },
+            if x[6] < 0.0 { 1.0 } else { -1.0 },
+        )
+    }
+
+    /// A muon at `r` (cm) moving along the unit vector `d` with momentum
+    /// `p` (GeV/c) and charge `q` (+1 mu+, -1 mu-) that has crossed no
+    /// matter yet (`t_acc = f_acc = 0`, consistent).
+    pub fn new(r: [f64; 3], d: [f64; 3], p: f64, q: f64) -> MuonState {
+        MuonState {
+            r,
+            d,
+            p,
+            q,
             t_acc: 0.0,
             f_acc: 0.0,
         }
