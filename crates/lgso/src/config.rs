@@ -1117,6 +1117,14 @@ impl Config {
                 }
             }
         }
+        if let Some(start) = &self.start {
+            problem.simulator.check_psi(start).map_err(|e| match e {
+                Error::Simulator { reason, .. } => {
+                    Error::config("start", "a psi the simulator accepts", reason)
+                }
+                other => other,
+            })?;
+        }
         self.validate_external(problem.name == problem::EXTERNAL)?;
         if self.lgso.n_points.is_none() {
             self.lgso.n_points = Some(problem.defaults.n_points);

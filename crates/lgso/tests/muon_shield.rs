@@ -599,6 +599,29 @@ fn bad_parameters_name_the_parameter_and_its_bound() {
     assert!(unbounded()
         .simulate(&psi, &x, &mut rng_from_seed(0))
         .is_ok());
+    // a start the simulator would refuse is a config error before any run,
+    // even when the config's own bounds were widened to admit it
+    let mut start = BASELINE.to_vec();
+    start[6 + 14] = -3.0; // dYIn_3
+    let mut bounds: Vec<String> = lgso::problem::muon_shield::bounds()
+        .iter()
+        .map(|(lo, hi)| format!("[{lo}, {hi}]"))
+        .collect();
+    bounds[6 + 14] = "[-10, 250]".into();
+    let toml = format!(
+        "problem = \"muon-shield\"\nstart = {start:?}\nbounds = [{}]\n",
+        bounds.join(", ")
+    );
+    match lgso::config::Config::from_toml_str(&toml)
+        .unwrap()
+        .resolve()
+    {
+        Err(lgso::Error::Config { key, found, .. }) => {
+            assert_eq!(key, "start");
+            assert!(found.contains("dYIn_3"), "{found}");
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
 }
 
 #[test]

@@ -67,6 +67,16 @@ pub trait Simulator: Send + Sync {
         true
     }
 
+    /// Whether the simulator accepts `psi` (its own bounds, physical
+    /// validity), checked without simulating; used to refuse a bad start
+    /// point before a run begins. Default: every psi is accepted.
+    ///
+    /// # Errors
+    /// [`Error::Simulator`] with the reason.
+    fn check_psi(&self, _psi: &[f64]) -> Result<()> {
+        Ok(())
+    }
+
     /// A line on where the inputs `x` come from, for the user (e.g. the
     /// muon-shield's hits pool and its size); `None` if there is nothing to
     /// say beyond the problem's description.

@@ -383,6 +383,10 @@ impl Simulator for ShieldSimulator {
         self.muons(count, rng)
     }
 
+    fn check_psi(&self, psi: &[f64]) -> Result<()> {
+        self.shield(psi).map(|_| ())
+    }
+
     fn describe_inputs(&self) -> Option<String> {
         Some(
             self.inputs
