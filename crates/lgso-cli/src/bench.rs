@@ -31,8 +31,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use lgso::config::{default_budget, ResolvedConfig, METHODS};
-use lgso::driver::IterationReport;
 use lgso::problem::{by_name, NAMES};
+use lgso::report::IterationReport;
 
 use crate::args::{BenchArgs, BenchFitArgs};
 use crate::bench_plot::{comparison_png, MethodTraces};

@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use lgso::driver::IterationReport;
+use lgso::report::IterationReport;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;

@@ -5,7 +5,8 @@
 use std::io::{IsTerminal, Write};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lgso::driver::{IterationReport, Observer, RunInfo, Summary};
+use lgso::driver::Observer;
+use lgso::report::{IterationReport, RunInfo, Summary};
 
 use crate::text;
 

@@ -9,7 +9,7 @@ use anyhow::{bail, Context};
 use lgso::config::Config;
 use lgso::data::Matrix;
 use lgso::evaluate::{InProcess, RequestResult};
-use lgso::store::{RequestKind, RunStatus, RunStore};
+use lgso::history::{RequestKind, RunStatus, RunStore};
 
 use crate::args::{ExportArgs, ResumeArgs};
 use crate::run::{execute_with, summary_text};

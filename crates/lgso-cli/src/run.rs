@@ -8,9 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use lgso::config::{Config, ResolvedConfig};
-use lgso::driver::{IterationReport, Session, StopReason, Summary};
+use lgso::driver::Session;
 use lgso::evaluate::{Evaluator, InProcess};
-use lgso::store::RunStore;
+use lgso::history::RunStore;
+use lgso::report::{IterationReport, StopReason, Summary};
 
 use crate::args::{CommonArgs, RunArgs};
 use crate::progress::Progress;
@@ -137,7 +138,7 @@ pub fn execute_with(
         Err(e) => Err(anyhow::Error::new(e).context(format!(
             "run failed (see {}; everything computed is kept in {}, continue with `lgso resume {}`)",
             dir.join("summary.json").display(),
-            dir.join(lgso::store::FILE).display(),
+            dir.join(lgso::history::store::FILE).display(),
             dir.display()
         ))),
     }

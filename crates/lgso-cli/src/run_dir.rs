@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use lgso::config::ResolvedConfig;
-use lgso::driver::{IterationReport, Observer, RunInfo, Summary};
+use lgso::driver::Observer;
+use lgso::report::{IterationReport, RunInfo, Summary};
 use serde::Serialize;
 
 use crate::plot;
@@ -226,7 +227,7 @@ pub fn check_free(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         );
     }
-    for held in ["trace.csv", "summary.json", lgso::store::FILE] {
+    for held in ["trace.csv", "summary.json", lgso::history::store::FILE] {
         if dir.join(held).exists() {
             bail!(
                 "run directory {} already holds a run ({held}); choose another --out or move it away",

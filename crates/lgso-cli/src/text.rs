@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use lgso::driver::IterationReport;
+use lgso::report::IterationReport;
 
 /// Writes `text` to stdout (an error, such as a closed pipe, is returned
 /// rather than panicking as `print!` would).

@@ -16,12 +16,13 @@
 //! checked against the bounds.
 
 use lgso::config::Config;
-use lgso::driver::{run_method, IterationReport, Observer, Summary};
+use lgso::driver::{run_method, Observer};
 use lgso::problem::muon_shield::objective::SHIP_DEFAULT_MUONS;
 use lgso::problem::muon_shield::{
     bounds, hit_weight, psi_names, ship_fcn, ship_weight, GeometryOptions, Shield, ShieldSimulator,
     Status, BASELINE,
 };
+use lgso::report::{IterationReport, Summary};
 use lgso::seed::rng_from_seed;
 
 /// Common-random-numbers seed of the fresh-muon check (the optimization

@@ -67,8 +67,8 @@ pub mod external;
 pub mod history;
 pub mod optimizer;
 pub mod problem;
+pub mod report;
 pub mod seed;
-pub mod store;
 pub mod surrogate;
 pub mod threads;
 

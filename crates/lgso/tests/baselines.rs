@@ -13,7 +13,7 @@ use std::sync::Arc;
 use candle_core::Tensor;
 use lgso::config::{Config, ResolvedConfig};
 use lgso::data::Matrix;
-use lgso::driver::{run, run_method, IterationReport, Observer, StopReason};
+use lgso::driver::{run, run_method, Observer};
 use lgso::optimizer::bo::{expected_improvement, normal_cdf, Gp, Matern52};
 use lgso::optimizer::cmaes::CmaesParameters;
 use lgso::optimizer::ges::{covariance, orthonormal_basis, perturbation};
@@ -21,6 +21,7 @@ use lgso::optimizer::lax::ControlVariate;
 use lgso::optimizer::reinforce::score_function_gradient;
 use lgso::optimizer::{Ges, NumDiff};
 use lgso::problem::{Dims, ExactObjective, Objective, Problem, ProblemDefaults, Simulator};
+use lgso::report::{IterationReport, StopReason};
 use lgso::seed::{rng_from_seed, Rng};
 use rand_distr::{Distribution, StandardNormal};
 

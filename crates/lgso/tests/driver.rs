@@ -7,10 +7,11 @@ use std::sync::Arc;
 use candle_core::Tensor;
 use lgso::config::{Config, GanConfig, ResolvedConfig};
 use lgso::data::{Matrix, Outcome};
-use lgso::driver::{run, run_lgso, IterationReport, Observer, StopReason};
+use lgso::driver::{run, run_lgso, Observer};
 use lgso::history::History;
 use lgso::optimizer::{Lgso, Optimizer};
 use lgso::problem::{Dims, Objective, Problem, ProblemDefaults, Simulator};
+use lgso::report::{IterationReport, StopReason};
 use lgso::seed::Rng;
 use rand::Rng as _;
 

@@ -12,7 +12,8 @@
 //! |psi_1| <~ 0.5 and |psi_2| in ~[0.8, 1.6].
 
 use lgso::config::Config;
-use lgso::driver::{run_lgso, IterationReport, Observer, StopReason};
+use lgso::driver::{run_lgso, Observer};
+use lgso::report::{IterationReport, StopReason};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -9,11 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use candle_core::{Device, Tensor, Var};
 use lgso::config::{Config, ResolvedConfig};
 use lgso::data::{Matrix, Request};
-use lgso::driver::{optimizer_for, run_session, Session, Summary};
+use lgso::driver::{optimizer_for, run_session, Session};
 use lgso::evaluate::{Evaluator, Failure, FailureKind, InProcess, RequestResult};
+use lgso::history::{RequestKind, RunStore};
 use lgso::problem::external::{evaluate_rows, ObjectiveFamily};
 use lgso::problem::Objective;
-use lgso::store::{RequestKind, RunStore};
+use lgso::report::Summary;
 use lgso::Error;
 
 /// A fresh, empty directory under the system temp dir, removed on drop.
@@ -196,7 +197,7 @@ fn requests_round_trip_with_failures_and_rejected_samples() {
     assert_eq!(h.samples().y.row(0), &[1.0, 2.0]);
     // a trace row whose objective could not be estimated (NaN, stored as
     // null) reads back as NaN
-    let report = lgso::driver::IterationReport {
+    let report = lgso::report::IterationReport {
         iteration: 0,
         calls: 0,
         objective: f64::NAN,
@@ -466,7 +467,7 @@ fn failed_requests_are_stored_flagged_and_the_failure_rate_stops_the_run() {
         "{e}"
     );
     assert!(e.contains("psi = ["), "the message names the psi: {e}");
-    assert_eq!(store.status().unwrap(), lgso::store::RunStatus::Failed);
+    assert_eq!(store.status().unwrap(), lgso::history::RunStatus::Failed);
     assert!(!store.results((2, 1, 1), None).unwrap().is_empty());
 
     // numdiff needs every point: the first failure stops it, naming it

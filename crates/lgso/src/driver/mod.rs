@@ -1,171 +1,37 @@
 //! The driver: the loop around an ask/tell [`Optimizer`].
 //!
-//! Each iteration: ask -> evaluate the requests in parallel threads (rayon)
-//! -> append the samples to the [`History`] -> tell -> estimate the objective
-//! at the new psi -> report to the [`Observer`]s. The driver owns the budget
-//! accounting (one simulator call per drawn y) and the stopping rules, so
-//! every optimizer is charged the same way.
+//! Each iteration: ask -> evaluate the requests (an [`Evaluator`]: threads,
+//! worker processes) -> commit them to the run database -> append the
+//! samples to the [`History`] -> tell -> estimate the objective at the new
+//! psi -> checkpoint -> report to the [`Observer`]s. The driver owns the
+//! budget accounting (one simulator call per drawn y), the failure policy
+//! and the stopping rules, so every optimizer is charged the same way.
+//!
+//! - `mod.rs`: the loop ([`run`], [`run_session`]).
+//! - `observer.rs`: the [`Observer`] trait.
+//! - `restore.rs`: continuing a run from its run database.
+//! - `factory.rs`: the configured surrogate and optimizer
+//!   ([`optimizer_for`], [`surrogate_for`]) and one-call entry points
+//!   ([`run_method`], [`run_lgso`]).
 
 use std::time::Instant;
-
-use serde::{Deserialize, Serialize};
 
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, InProcess, RequestResult};
-use crate::history::History;
-use crate::optimizer::{Optimizer, StepReport};
+use crate::history::{History, RequestKind, RunStatus, RunStore};
+use crate::optimizer::Optimizer;
 use crate::problem;
+use crate::report::{IterationReport, RunInfo, StepReport, StopReason, Summary};
 use crate::seed::{derive_seed, stream};
-use crate::store::{RequestKind, RunStatus, RunStore};
 
-/// Static facts about a run, given to observers at the start.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunInfo {
-    /// Problem name.
-    pub problem: String,
-    /// Optimizer name.
-    pub optimizer: String,
-    /// psi dimension.
-    pub dim: usize,
-    /// Start point, `[n]`.
-    pub start: Vec<f64>,
-    /// Call budget.
-    pub budget: u64,
-    /// Calls per iteration.
-    pub calls_per_iteration: u64,
-    /// Draws used for each reported objective estimate (not charged).
-    pub monitor_samples: usize,
-}
+mod factory;
+mod observer;
+mod restore;
 
-/// One row of the trace. Iteration 0 is the start point (no step taken).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IterationReport {
-    /// Completed iterations.
-    pub iteration: u64,
-    /// Simulator calls charged so far.
-    pub calls: u64,
-    /// Monte Carlo estimate of `E[R](psi)` at the current psi, from
-    /// `monitor_samples` fresh draws not charged to the budget.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub objective: f64,
-    /// Its standard error.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub objective_stderr: f64,
-    /// Closed-form `E[R](psi)` where the problem has one.
-    pub objective_exact: Option<f64>,
-    /// The step's details (zeros at iteration 0).
-    pub step: StepReport,
-    /// Seconds simulating in this iteration.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub seconds_simulate: f64,
-    /// Seconds of the whole iteration (simulate + fit + gradient + monitor).
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub seconds_total: f64,
-    /// The current psi, `[n]`.
-    pub psi: Vec<f64>,
-}
-
-/// Why a run stopped. Serialized as a plain string (`"budget"`,
-/// `"max_iterations"`, `"target"`, `"failed"`); the error message of a failed
-/// run is in [`Summary::error`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum StopReason {
-    /// The next iteration would exceed the call budget.
-    Budget,
-    /// The iteration limit was reached.
-    MaxIterations,
-    /// The objective estimate reached the target.
-    Target,
-    /// An error ended the run; the message says which.
-    Failed(String),
-}
-
-impl StopReason {
-    /// The reason's name: `budget`, `max_iterations`, `target` or `failed`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            StopReason::Budget => "budget",
-            StopReason::MaxIterations => "max_iterations",
-            StopReason::Target => "target",
-            StopReason::Failed(_) => "failed",
-        }
-    }
-}
-
-impl Serialize for StopReason {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-/// The outcome of a run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Problem name.
-    pub problem: String,
-    /// Optimizer name.
-    pub optimizer: String,
-    /// Why it stopped.
-    pub stop_reason: StopReason,
-    /// The error that ended a failed run.
-    pub error: Option<String>,
-    /// Iterations completed.
-    pub iterations: u64,
-    /// Simulator calls charged.
-    pub calls: u64,
-    /// Simulator requests that failed (in part or in full), the
-    /// optimizer's and the monitor's.
-    pub failed_requests: u64,
-    /// Start point.
-    pub psi_start: Vec<f64>,
-    /// Final psi: the last psi whose objective was reported (after a
-    /// failure, the last good one).
-    pub psi_final: Vec<f64>,
-    /// Objective estimate at the start (NaN, written as null, if the run
-    /// failed there).
-    pub objective_start: f64,
-    /// Its standard error.
-    pub objective_start_stderr: f64,
-    /// Objective estimate at the final psi.
-    pub objective_final: f64,
-    /// Its standard error.
-    pub objective_final_stderr: f64,
-    /// Closed-form objective at the final psi, where known.
-    pub objective_final_exact: Option<f64>,
-    /// Wall-clock seconds of the run.
-    pub seconds_total: f64,
-    /// Median seconds per iteration.
-    pub median_seconds_per_iteration: f64,
-    /// Share of iteration time spent fitting the surrogate.
-    pub fit_share: f64,
-}
-
-/// Watches a run: progress bars, trace files, plots.
-pub trait Observer {
-    /// Called once before the first iteration.
-    ///
-    /// # Errors
-    /// I/O errors; they stop the run.
-    fn on_start(&mut self, _info: &RunInfo) -> Result<()> {
-        Ok(())
-    }
-    /// Called with the start point (iteration 0) and after every iteration.
-    ///
-    /// # Errors
-    /// I/O errors; they stop the run.
-    fn on_iteration(&mut self, _report: &IterationReport) -> Result<()> {
-        Ok(())
-    }
-    /// Called once at the end, also when the run failed.
-    ///
-    /// # Errors
-    /// I/O errors.
-    fn on_finish(&mut self, _summary: &Summary) -> Result<()> {
-        Ok(())
-    }
-}
+pub use factory::{optimizer_for, run_lgso, run_method, surrogate_for};
+pub use observer::Observer;
 
 /// Where a run's requests go and where the run is recorded.
 pub struct Session<'a> {
@@ -421,7 +287,7 @@ pub fn run_session(
     let mut history = History::new(dims.psi, dims.x, dims.y);
     let mut reports: Vec<IterationReport> = Vec::new();
     let mut tally = Tally::default();
-    let result = restore(
+    let result = restore::restore(
         &mut runner,
         optimizer,
         &mut history,
@@ -491,75 +357,6 @@ pub fn run_session(
         o.on_finish(&summary)?;
     }
     result.map(|_| summary)
-}
-
-/// For a resumed run: restores the optimizer, the history, the trace and
-/// the tally from the run database. Does nothing for a fresh run.
-fn restore(
-    runner: &mut Runner,
-    optimizer: &mut dyn Optimizer,
-    history: &mut History,
-    reports: &mut Vec<IterationReport>,
-    tally: &mut Tally,
-) -> Result<()> {
-    if !runner.session.resume {
-        return Ok(());
-    }
-    let store = runner
-        .session
-        .store
-        .as_deref()
-        .ok_or_else(|| Error::Protocol("resume needs a run database".into()))?;
-    let Some(cp) = store.last_checkpoint()? else {
-        // killed before the start point was reported: start over; requests
-        // already stored are taken from the database
-        return Ok(());
-    };
-    let done = cp.report.iteration;
-    let results = store.results(runner.dims, Some(done))?;
-    *reports = store.reports()?;
-    match &cp.state {
-        Some(state) => {
-            optimizer.restore_state(state)?;
-            for r in &results {
-                history.append(&[Outcome {
-                    request: r.request.clone(),
-                    samples: r.samples.clone(),
-                }])?;
-            }
-        }
-        None => {
-            // replay: the optimizer asks again, gets the stored answers
-            let mut by_id: std::collections::HashMap<u64, &RequestResult> =
-                results.iter().map(|r| (r.request.id, r)).collect();
-            while optimizer.iteration() < done {
-                let requests = optimizer.ask()?;
-                let mut outcomes = Vec::with_capacity(requests.len());
-                for q in &requests {
-                    let r = by_id
-                        .remove(&q.id)
-                        .filter(|r| r.request == *q)
-                        .ok_or_else(|| {
-                            Error::Protocol(format!(
-                            "replaying iteration {}: request {} is not stored as asked; the run \
-                             cannot be continued with this configuration",
-                            optimizer.iteration(),
-                            q.id
-                        ))
-                        })?;
-                    outcomes.push(Outcome {
-                        request: q.clone(),
-                        samples: r.samples.clone(),
-                    });
-                }
-                history.append(&outcomes)?;
-                optimizer.tell(&outcomes, history)?;
-            }
-        }
-    }
-    tally.count(&results);
-    tally.calls = cp.calls;
-    Ok(())
 }
 
 /// Reports the start point (iteration 0) unless the run was restored, then
@@ -700,74 +497,4 @@ fn median(v: &[f64]) -> f64 {
     } else {
         0.5 * (s[n / 2 - 1] + s[n / 2])
     }
-}
-
-/// Builds the configured surrogate family.
-///
-/// # Errors
-/// [`Error::Config`] for an unknown family (already rejected by
-/// validation).
-pub fn surrogate_for(cfg: &ResolvedConfig) -> Result<Box<dyn crate::surrogate::Surrogate>> {
-    match cfg.config.lgso.surrogate.as_str() {
-        "gan" => Ok(Box::new(crate::surrogate::CramerGan::new(
-            cfg.config.gan.clone(),
-        ))),
-        "ffjord" => Ok(Box::new(crate::surrogate::Ffjord::new(
-            cfg.config.ffjord.clone(),
-        ))),
-        "mdn" => Ok(Box::new(crate::surrogate::Mdn::new(cfg.config.mdn.clone()))),
-        other => Err(Error::config(
-            "lgso.surrogate",
-            format!("one of {}", crate::config::SURROGATES.join(", ")),
-            other,
-        )),
-    }
-}
-
-/// The configured optimizer (`method`): L-GSO with its surrogate, or a
-/// baseline.
-///
-/// # Errors
-/// [`Error::Config`] for an unknown method or an oracle on a problem
-/// without an exact objective (both already rejected by
-/// [`crate::config::Config::resolve`]).
-pub fn optimizer_for(cfg: &ResolvedConfig) -> Result<Box<dyn Optimizer>> {
-    use crate::optimizer::{Bo, Cmaes, Ges, Lax, Lgso, NumDiff, Oracle, Reinforce};
-    Ok(match cfg.config.method.as_str() {
-        "lgso" => Box::new(Lgso::new(cfg, surrogate_for(cfg)?)),
-        "numdiff" => Box::new(NumDiff::new(cfg)),
-        "ges" => Box::new(Ges::new(cfg)),
-        "reinforce" => Box::new(Reinforce::new(cfg)),
-        "cmaes" => Box::new(Cmaes::new(cfg)),
-        "bo" => Box::new(Bo::new(cfg)),
-        "lax" => Box::new(Lax::new(cfg)),
-        "oracle" => Box::new(Oracle::new(cfg)?),
-        other => {
-            return Err(Error::config(
-                "method",
-                format!("one of {}", crate::config::METHODS.join(", ")),
-                format!("{other:?}"),
-            ))
-        }
-    })
-}
-
-/// Runs the configured method (`method`, default L-GSO) on the configured
-/// problem.
-///
-/// # Errors
-/// As [`run`].
-pub fn run_method(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> Result<Summary> {
-    let mut opt = optimizer_for(cfg)?;
-    run(cfg, opt.as_mut(), observers)
-}
-
-/// Runs L-GSO with the configured surrogate (whatever `method` says): the
-/// library's one-call entry point for the paper's method.
-///
-/// # Errors
-/// As [`run`].
-pub fn run_lgso(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> Result<Summary> {
-    let mut opt = crate::optimizer::Lgso::new(cfg, surrogate_for(cfg)?);
-    run(cfg, &mut opt, observers)
 }

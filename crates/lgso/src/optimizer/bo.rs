@@ -25,13 +25,14 @@ use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{Asked, Optimizer, StepReport};
+use super::{Asked, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::design::latin_hypercube;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::{mean_and_stderr, objective_values, Objective};
+use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed};
 
 /// Stream label of BO's designs and candidates.

@@ -14,12 +14,13 @@ use std::sync::Arc;
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::{outcome_means, Asked, Optimizer, StepReport};
+use super::{outcome_means, Asked, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::Objective;
+use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed};
 
 /// Stream label of the candidate draws.

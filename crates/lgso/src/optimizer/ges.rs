@@ -19,12 +19,13 @@ use std::sync::Arc;
 use rand_distr::{Distribution, StandardNormal};
 
 use super::numdiff::NumDiff;
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Matrix, Outcome, Request};
 use crate::error::Result;
 use crate::history::History;
 use crate::problem::Objective;
+use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed, Rng};
 
 /// Stream label of GES's perturbations (distinct from the library's).

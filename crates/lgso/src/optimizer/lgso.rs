@@ -13,13 +13,14 @@ use std::time::Instant;
 
 use rand::seq::index::sample as sample_indices;
 
-use super::{project_to_ball, Adam, Optimizer, StepReport};
+use super::{project_to_ball, Adam, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::design::{clamp_to_bounds, clip_design, trust_region_design};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::{Objective, Simulator};
+use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed, stream};
 use crate::surrogate::{pathwise_gradient, Surrogate};
 

@@ -16,6 +16,7 @@ use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::{objective_values, Objective};
+use crate::report::StepReport;
 use crate::seed::{derive_seed, stream};
 
 pub mod adam;
@@ -39,30 +40,6 @@ pub use numdiff::NumDiff;
 pub use oracle::Oracle;
 pub use reinforce::Reinforce;
 pub use trust_region::project_to_ball;
-
-/// What one `tell` did, for the trace.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StepReport {
-    /// Euclidean norm of the gradient estimate used for the step.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub grad_norm: f64,
-    /// Euclidean length of the step actually taken (after projection).
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub step_length: f64,
-    /// Samples the surrogate was trained on (new + reused).
-    pub train_samples: usize,
-    /// Of those, samples reused from earlier iterations.
-    pub reused_samples: usize,
-    /// Seconds spent fitting the surrogate.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub seconds_fit: f64,
-    /// Seconds spent on the surrogate gradient.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub seconds_gradient: f64,
-    /// The surrogate's own estimate of `E[R]` at the old psi.
-    #[serde(deserialize_with = "crate::data::f64_or_nan")]
-    pub surrogate_objective: f64,
-}
 
 /// An optimizer of `E[R](psi)` driven by ask/tell.
 pub trait Optimizer: Send {

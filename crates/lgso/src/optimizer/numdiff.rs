@@ -9,12 +9,13 @@
 
 use std::sync::Arc;
 
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer, StepReport};
+use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::Result;
 use crate::history::History;
 use crate::problem::Objective;
+use crate::report::StepReport;
 
 /// Central finite differences + Adam.
 pub struct NumDiff {

@@ -7,12 +7,13 @@
 
 use std::sync::Arc;
 
-use super::{adam_step, norm, Adam, Asked, Optimizer, StepReport};
+use super::{adam_step, norm, Adam, Asked, Optimizer};
 use crate::config::ResolvedConfig;
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::ExactObjective;
+use crate::report::StepReport;
 
 /// Adam on the exact gradient.
 pub struct Oracle {

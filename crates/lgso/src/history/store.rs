@@ -27,11 +27,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::History;
 use crate::data::{Matrix, Request, Samples};
-use crate::driver::IterationReport;
 use crate::error::{Error, Result};
 use crate::evaluate::{Failure, FailureKind, RequestResult};
-use crate::history::History;
+use crate::report::IterationReport;
 
 /// The database's file name inside a run directory.
 pub const FILE: &str = "run.sqlite";
