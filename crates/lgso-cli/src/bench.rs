@@ -30,7 +30,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use lgso::config::{default_budget, ResolvedConfig, METHODS};
+use lgso::config::{default_budget, ResolvedConfig};
+use lgso::optimizer::METHODS;
 use lgso::problem::{by_name, NAMES};
 use lgso::report::IterationReport;
 
@@ -112,7 +113,7 @@ impl Job {
         self.cfg.problem.name
     }
     fn method(&self) -> &str {
-        &self.cfg.config.method
+        self.cfg.method.name()
     }
 }
 
@@ -633,7 +634,7 @@ fn header_text(jobs: &[Job], problems: &[&str], methods: &[&str], seeds: &[u64])
          runs; *median time per run*: wall-clock time, median over the successful runs; \
          *failed*: runs that ended with an error (see results.csv). Plots: `<problem>.png`.\n",
         methods.join(", "),
-        per_problem(&|j| text::calls(j.cfg.budget())),
+        per_problem(&|j| text::calls(j.cfg.budget)),
         per_problem(&|j| text::num(j.cfg.problem.target)),
     )
 }
@@ -657,10 +658,10 @@ fn median(v: &[f64]) -> Option<f64> {
 /// # Errors
 /// A message naming the option and the expected values.
 pub fn check_surrogate(name: &str) -> anyhow::Result<()> {
-    if !lgso::config::SURROGATES.contains(&name) {
+    if !lgso::surrogate::SURROGATES.contains(&name) {
         bail!(
             "unknown surrogate `{name}` in --surrogate: expected one of {}",
-            lgso::config::SURROGATES.join(", ")
+            lgso::surrogate::SURROGATES.join(", ")
         );
     }
     Ok(())
@@ -672,7 +673,7 @@ pub fn check_surrogate(name: &str) -> anyhow::Result<()> {
 /// An unknown problem or surrogate, invalid surrogate settings, simulator
 /// or surrogate errors.
 pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
-    let max = lgso::config::MAX_SAMPLES;
+    let max = lgso::check::MAX_SAMPLES;
     if !(2..=max).contains(&args.samples) {
         bail!(
             "invalid --samples {}: expected an integer from 2 to {max} (training samples)",
@@ -706,7 +707,7 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     let resolved = cfg.resolve()?;
     let epochs = args.epochs.unwrap_or(default_epochs);
     let problem = by_name(&args.problem)?;
-    let surrogate = lgso::driver::surrogate_for(&resolved)?;
+    let surrogate = lgso::driver::surrogate_for(resolved.lgso.surrogate, &resolved);
     let report = lgso::bench::fit_timing_of(&problem, args.samples, surrogate.as_ref(), args.seed)?;
     let minibatches = report.steps / updates_per_batch;
     let ms = if minibatches > 0 {
@@ -735,8 +736,8 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
             format!(
                 "{} (around the start point: N + 1 = {} points, eps {})",
                 text::calls(report.train_samples as u64),
-                resolved.n_points() + 1,
-                text::num(resolved.eps())
+                resolved.lgso.n_points + 1,
+                text::num(resolved.lgso.eps)
             ),
         ),
         ("surrogate", args.surrogate.clone()),

@@ -102,7 +102,7 @@ fn colour(method: &str, index: usize) -> RGBColor {
         RGBColor(227, 119, 194), // pink
         RGBColor(127, 127, 127), // grey
     ];
-    let i = lgso::config::METHODS
+    let i = lgso::optimizer::METHODS
         .iter()
         .position(|&m| m == method)
         .unwrap_or(index);

@@ -95,7 +95,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         fd_step: args.fd_step,
         ..DiagnoseSettings::default()
     };
-    let surrogate = resolved.config.lgso.surrogate.clone();
+    let surrogate = resolved.lgso.surrogate.name();
     let out = args.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!(
             "diagnose-{}-{surrogate}-{}",
@@ -129,7 +129,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
             warnings.push_str(&format!("warning: cannot draw {name}: {e}\n"));
         }
     }
-    let n = resolved.n_points();
+    let n = resolved.lgso.n_points;
     let header = format!(
         "problem    {}\nsurrogate  {}\npsi        {}\nreference  {}\nfits       {} (each on N + 1 = {} points x M = {} fresh samples, eps {}; K = {} gradient samples)\n\n",
         d.problem,
@@ -146,9 +146,9 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
         },
         d.fits.len(),
         n + 1,
-        resolved.samples_per_point(),
-        text::num(resolved.eps()),
-        resolved.config.lgso.gradient_samples,
+        resolved.lgso.samples_per_point,
+        text::num(resolved.lgso.eps),
+        resolved.lgso.gradient_samples,
     );
     text::out(&(header + &report_text(&d) + &format!("\nwritten to {}\n", out.display())))?;
     if !warnings.is_empty() {

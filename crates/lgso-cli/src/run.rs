@@ -11,6 +11,7 @@ use lgso::config::{Config, ResolvedConfig};
 use lgso::driver::Session;
 use lgso::evaluate::{Evaluator, InProcess};
 use lgso::history::RunStore;
+use lgso::optimizer::Method;
 use lgso::report::{IterationReport, StopReason, Summary};
 
 use crate::args::{CommonArgs, RunArgs};
@@ -101,10 +102,10 @@ pub fn execute_with(
         store.set_meta("psi_names", &serde_json::to_string(&names)?)?;
         (lock, run_dir, store)
     };
-    let label = if cfg.config.method == "lgso" {
+    let label = if cfg.method == Method::Lgso {
         cfg.problem.name.to_string()
     } else {
-        format!("{} {}", cfg.problem.name, cfg.config.method)
+        format!("{} {}", cfg.problem.name, cfg.method.name())
     };
     let mut progress = Progress::new(&label, quiet);
     let session = Session {
@@ -247,25 +248,20 @@ pub fn resolve_built_in(cfg: Config, quiet: bool) -> anyhow::Result<ResolvedConf
 
 /// Words for a stop reason.
 pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64) -> String {
-    // BO pays for its initial design in the first step only.
-    let next = if cfg.config.method == "bo" && iterations > 0 {
-        cfg.config.bo.samples as u64
-    } else {
-        cfg.calls_per_iteration()
-    };
+    let next = cfg.cost().next(iterations);
     match reason {
         StopReason::Budget => format!(
             "budget (another iteration of {} calls would exceed {})",
             text::calls(next),
-            text::calls(cfg.budget())
+            text::calls(cfg.budget)
         ),
         StopReason::MaxIterations => format!(
             "max iterations ({})",
-            cfg.config.stop.max_iterations.unwrap_or_default()
+            cfg.max_iterations.unwrap_or_default()
         ),
         StopReason::Target => format!(
             "target (objective estimate <= {})",
-            cfg.config.stop.target.map_or("?".into(), text::num)
+            cfg.target.map_or("?".into(), text::num)
         ),
         StopReason::Failed(why) => format!("failed: {why}"),
     }
@@ -289,7 +285,7 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
         ("iterations", s.iterations.to_string()),
         (
             "calls",
-            format!("{} of {}", text::calls(s.calls), text::calls(cfg.budget())),
+            format!("{} of {}", text::calls(s.calls), text::calls(cfg.budget)),
         ),
         ("objective", objective),
         (

@@ -1,13 +1,12 @@
 //! Micro-benchmark of the surrogate fit, the part of L-GSO whose cost is
 //! ours (the simulator's cost is the user's).
 
-use crate::config::GanConfig;
 use crate::data::Samples;
-use crate::design::trust_region_design;
 use crate::error::Result;
+use crate::optimizer::trust_region::{clip_design, trust_region_design};
 use crate::problem::{draw, Problem};
 use crate::seed::{derive_seed, rng_from_seed};
-use crate::surrogate::{CramerGan, FitReport, Surrogate};
+use crate::surrogate::{CramerGan, FitReport, GanSettings, Surrogate};
 
 /// Draws one iteration's worth of real training data for `problem` around
 /// its start point (N Latin-hypercube points + the centre, `samples` draws
@@ -22,7 +21,7 @@ use crate::surrogate::{CramerGan, FitReport, Surrogate};
 pub fn fit_timing(
     problem: &Problem,
     samples: usize,
-    gan: &GanConfig,
+    gan: &GanSettings,
     seed: u64,
 ) -> Result<FitReport> {
     fit_timing_of(problem, samples, &CramerGan::new(gan.clone()), seed)
@@ -76,7 +75,7 @@ pub fn trust_region_data(
     crate::error::check_vector("psi", psi, problem.dims().psi)?;
     let mut design = trust_region_design(psi, eps, n_points, rng);
     if let Some(b) = &problem.bounds {
-        crate::design::clip_design(&mut design, psi, eps, b);
+        clip_design(&mut design, psi, eps, b);
     }
     let per_point = samples.div_ceil(design.rows()).max(1);
     let dims = problem.dims();

@@ -131,13 +131,32 @@ impl Matrix {
     }
 }
 
+/// Requests one iteration may hold below the monitor's (`2^20 - 1`).
+pub const REQUESTS_PER_ITERATION: u64 = (1 << 20) - 1;
+
+/// The id of request `index` of iteration `iteration`:
+/// `iteration * 2^20 + index`, unique within a run for `index` below
+/// [`REQUESTS_PER_ITERATION`]; the monitor's request of an iteration (its
+/// objective estimate) takes the last index, `2^20 - 1`
+/// ([`monitor_request_id`]). The run database keys requests by this id, so
+/// a resumed run finds the requests it asks again.
+pub fn request_id(iteration: u64, index: u64) -> u64 {
+    (iteration << 20) + index
+}
+
+/// The id of the monitor's request of iteration `iteration`, above any
+/// optimizer request of that iteration (see [`request_id`]).
+pub fn monitor_request_id(iteration: u64) -> u64 {
+    request_id(iteration, REQUESTS_PER_ITERATION)
+}
+
 /// One request to the simulator: "draw `count` samples at `psi`".
 ///
 /// The evaluator draws `count` inputs `x ~ q(x)` and one `y ~ p(y | x; psi)`
 /// for each, all from an RNG seeded with `seed`: `count` simulator calls.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {
-    /// Unique within a run: `iteration * 2^20 + index`.
+    /// Unique within a run: [`request_id`]`(iteration, index)`.
     pub id: u64,
     /// Optimizer iteration that asked for it (0-based).
     pub iteration: u64,

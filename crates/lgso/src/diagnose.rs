@@ -166,7 +166,7 @@ pub fn diagnose(
 ) -> Result<Diagnosis> {
     let problem = &cfg.problem;
     check_vector(&format!("psi of problem {}", problem.name), psi, cfg.dim())?;
-    if let Some(b) = cfg.bounds() {
+    if let Some(b) = &problem.bounds {
         for (i, (&v, &(lo, hi))) in psi.iter().zip(b).enumerate() {
             if !(lo..=hi).contains(&v) {
                 return Err(Error::config(
@@ -198,7 +198,7 @@ pub fn diagnose(
             format!("{}, {}", settings.fd_samples, settings.y_samples),
         ));
     }
-    let seed = cfg.config.seed;
+    let seed = cfg.seed;
     let (reference_kind, reference, reference_stderr) = match &problem.exact {
         Some(exact) => ("exact", exact.gradient(psi), vec![0.0; psi.len()]),
         None => {
@@ -206,9 +206,9 @@ pub fn diagnose(
             ("finite-difference", g, se)
         }
     };
-    let surrogate = surrogate_for(cfg)?;
-    let n_points = cfg.n_points();
-    let samples = (n_points + 1) * cfg.samples_per_point();
+    let surrogate = surrogate_for(cfg.lgso.surrogate, cfg);
+    let n_points = cfg.lgso.n_points;
+    let samples = (n_points + 1) * cfg.lgso.samples_per_point;
     let mut fits = Vec::with_capacity(settings.fits);
     let mut last = None;
     for r in 0..settings.fits {
@@ -217,7 +217,7 @@ pub fn diagnose(
         let data = trust_region_data(
             problem,
             psi,
-            cfg.eps(),
+            cfg.lgso.eps,
             n_points,
             samples,
             fit_seed,
@@ -226,7 +226,7 @@ pub fn diagnose(
         let fitted = surrogate.fit(&data, &mut rng)?;
         let x = problem
             .simulator
-            .sample_x(cfg.config.lgso.gradient_samples, &mut rng);
+            .sample_x(cfg.lgso.gradient_samples, &mut rng);
         let (_, g) = pathwise_gradient(
             fitted.as_ref(),
             problem.objective.as_ref(),
@@ -312,7 +312,7 @@ pub fn finite_difference_gradient(
     let mut g = Vec::with_capacity(psi.len());
     let mut se = Vec::with_capacity(psi.len());
     for i in 0..psi.len() {
-        let seed = derive_seed(cfg.config.seed, &[STREAM, 4, i as u64]);
+        let seed = derive_seed(cfg.seed, &[STREAM, 4, i as u64]);
         let at = |sign: f64| -> Result<Vec<f64>> {
             let mut p = psi.to_vec();
             p[i] += sign * h;

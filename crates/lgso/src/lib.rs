@@ -56,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod check;
 pub mod config;
 pub mod data;
 pub mod design;

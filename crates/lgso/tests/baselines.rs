@@ -75,6 +75,16 @@ impl Objective for Identity {
 /// A resolved config for `method` on the noisy quadratic with `M = 100`
 /// draws per point; monitor draws 10 per report.
 fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>) {
+    quadratic_with(method, budget, |_| {})
+}
+
+/// As [`quadratic`], with `edit` applied to the configuration before it is
+/// resolved.
+fn quadratic_with(
+    method: &str,
+    budget: u64,
+    edit: impl FnOnce(&mut Config),
+) -> (ResolvedConfig, Arc<NoisyQuadratic>) {
     let sim = Arc::new(NoisyQuadratic {
         calls: AtomicU64::new(0),
     });
@@ -93,6 +103,7 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
     config.bo.samples = 100;
     config.lax.samples = 100;
     config.oracle.calls_per_step = Some(100);
+    edit(&mut config);
     let problem = Problem {
         name: "noisy-quadratic",
         description: "test",
@@ -110,7 +121,7 @@ fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>)
         bounds: None,
         psi_names: None,
     };
-    (ResolvedConfig { config, problem }, sim)
+    (config.resolve_with(problem).unwrap(), sim)
 }
 
 #[derive(Default)]
@@ -321,11 +332,10 @@ fn oracle_lowers_the_quadratic() {
 
 #[test]
 fn ges_guided_by_numdiff_pays_for_the_differences() {
-    let (mut cfg, sim) = quadratic("ges", 12_000);
-    cfg.config.ges.guide = "numdiff".into();
+    let (cfg, sim) = quadratic_with("ges", 12_000, |c| c.ges.guide = "numdiff".into());
     // 2 (P + n) M = 2 * (3 + 3) * 100.
     assert_eq!(cfg.calls_per_iteration(), 1200);
-    let mut opt = Ges::new(&cfg);
+    let mut opt = Ges::new(&cfg.ges, &cfg.problem, cfg.seed);
     let s = run(&cfg, &mut opt, &mut []).unwrap();
     assert_eq!(s.iterations, 10);
     assert_eq!(sim.calls.load(Ordering::SeqCst), 12_000 + 10 * 11);
@@ -335,9 +345,8 @@ fn ges_guided_by_numdiff_pays_for_the_differences() {
 #[test]
 fn a_diverging_method_fails_without_losing_psi() {
     // An Adam learning rate of 1e308 sends psi to infinity in one step.
-    let (mut cfg, _) = quadratic("numdiff", 6_000);
-    cfg.config.numdiff.lr = 1e308;
-    let mut opt = NumDiff::new(&cfg);
+    let (cfg, _) = quadratic_with("numdiff", 6_000, |c| c.numdiff.lr = 1e308);
+    let mut opt = NumDiff::new(&cfg.numdiff, &cfg.problem, cfg.seed);
     let e = run(&cfg, &mut opt, &mut []).unwrap_err();
     assert!(matches!(e, lgso::Error::Diverged { .. }), "{e}");
     assert!(e.to_string().contains("numdiff"), "{e}");
@@ -451,8 +460,8 @@ fn cmaes_parameters_of_the_tutorial() {
     // c_sigma = 4.0287 / 9.0287 = 0.4462; c_c = (4 + 1.0143) / (6 + 2.0287)
     // = 0.6245; c_1 = 2 / (3.3^2 + 2.0287) = 2 / 12.9187 = 0.1548;
     // c_mu = min(0.8439, 2 (0.5216) / (16 + 2.0287)) = 0.0579.
-    assert_eq!(lgso::config::default_population(2), 6);
-    assert_eq!(lgso::config::default_population(10), 10);
+    assert_eq!(lgso::optimizer::cmaes::default_population(2), 6);
+    assert_eq!(lgso::optimizer::cmaes::default_population(10), 10);
     let p = CmaesParameters::new(2, 6);
     assert_eq!(p.mu, 3);
     for (w, e) in p.weights.iter().zip([0.6370, 0.2846, 0.0784]) {

@@ -1,7 +1,9 @@
 //! Configuration: defaults are the paper's, and bad input is an error that
 //! names the setting and the expected form.
 
-use lgso::config::{Config, GanConfig, LgsoConfig};
+use lgso::config::Config;
+use lgso::optimizer::LgsoConfig;
+use lgso::surrogate::GanSettings;
 use lgso::Error;
 
 fn resolve(text: &str) -> Result<lgso::config::ResolvedConfig, Error> {
@@ -21,7 +23,7 @@ fn defaults_are_the_papers_settings() {
     let l = LgsoConfig::default();
     assert_eq!((l.gradient_samples, l.lr), (10_000, None));
     assert!(l.reuse_optimizer && l.reuse_history && l.project);
-    let g = GanConfig::default();
+    let g = GanSettings::default();
     assert_eq!(g.noise_dim, 150);
     assert_eq!(g.generator_hidden, vec![100, 100, 100]);
     assert_eq!(g.critic_hidden, vec![100, 100]);
@@ -43,15 +45,15 @@ fn defaults_are_the_papers_settings() {
     ] {
         let r = resolve(&format!("problem = \"{name}\"")).unwrap();
         assert_eq!(
-            (r.n_points(), r.eps(), r.start()[0]),
+            (r.lgso.n_points, r.lgso.eps, r.start()[0]),
             (n, eps, start0),
             "{name}"
         );
         assert_eq!(r.calls_per_iteration(), (n as u64 + 1) * m, "{name}");
-        assert_eq!((r.lr(), r.config.lgso.lr), (lr, Some(lr)), "{name}");
+        assert_eq!((r.lgso.adam.lr, r.config.lgso.lr), (lr, Some(lr)), "{name}");
         // an explicit lr wins over the problem's
         let r = resolve(&format!("problem = \"{name}\"\n[lgso]\nlr = 0.05")).unwrap();
-        assert_eq!(r.lr(), 0.05, "{name}");
+        assert_eq!(r.lgso.adam.lr, 0.05, "{name}");
     }
     // the resolved config round-trips through TOML with every default filled
     let r = resolve("problem = \"rosenbrock\"").unwrap();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use candle_core::Tensor;
-use lgso::config::{Config, GanConfig, ResolvedConfig};
+use lgso::config::{Config, ResolvedConfig};
 use lgso::data::{Matrix, Outcome};
 use lgso::driver::{run, run_lgso, Observer};
 use lgso::history::History;
@@ -13,6 +13,7 @@ use lgso::optimizer::{Lgso, Optimizer};
 use lgso::problem::{Dims, Objective, Problem, ProblemDefaults, Simulator};
 use lgso::report::{IterationReport, StopReason};
 use lgso::seed::Rng;
+use lgso::surrogate::GanSettings;
 use rand::Rng as _;
 
 /// y = psi_1 + psi_2 x + noise, counting every y it draws.
@@ -64,13 +65,13 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
     config.lgso.gradient_samples = 100;
     config.monitor.samples = Some(7);
     config.start = Some(vec![1.0, 1.0]);
-    config.gan = GanConfig {
+    config.gan = GanSettings {
         noise_dim: 4,
         generator_hidden: vec![8, 8],
         critic_hidden: vec![8],
         critic_outputs: 4,
         epochs: 1,
-        ..GanConfig::default()
+        ..GanSettings::default()
     };
     let problem = Problem {
         name: "counting",
@@ -89,7 +90,7 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
         bounds: None,
         psi_names: None,
     };
-    (ResolvedConfig { config, problem }, sim)
+    (config.resolve_with(problem).unwrap(), sim)
 }
 
 #[derive(Default)]
@@ -133,7 +134,7 @@ fn calls_charged_equal_draws_made_and_the_budget_holds() {
 #[test]
 fn iteration_limit_and_target_stop_the_run() {
     let (mut cfg, _) = tiny(10_000);
-    cfg.config.stop.max_iterations = Some(2);
+    cfg.max_iterations = Some(2);
     let s = run_lgso(&cfg, &mut []).unwrap();
     assert_eq!(
         (s.stop_reason, s.iterations, s.calls),
@@ -141,7 +142,7 @@ fn iteration_limit_and_target_stop_the_run() {
     );
     // a target above the start value stops before the first iteration
     let (mut cfg, _) = tiny(10_000);
-    cfg.config.stop.target = Some(100.0);
+    cfg.target = Some(100.0);
     let s = run_lgso(&cfg, &mut []).unwrap();
     assert_eq!(
         (s.stop_reason, s.iterations, s.calls),
@@ -152,8 +153,8 @@ fn iteration_limit_and_target_stop_the_run() {
 #[test]
 fn tell_must_answer_the_last_ask() {
     let (cfg, _) = tiny(10_000);
-    let surrogate = lgso::driver::surrogate_for(&cfg).unwrap();
-    let mut opt = Lgso::new(&cfg, surrogate);
+    let surrogate = lgso::driver::surrogate_for(cfg.lgso.surrogate, &cfg);
+    let mut opt = Lgso::new(&cfg.lgso, surrogate, &cfg.problem, cfg.seed);
     let history = History::new(2, 1, 1);
     assert!(matches!(
         opt.tell(&[], &history),
@@ -171,8 +172,7 @@ fn tell_must_answer_the_last_ask() {
     assert!(e.contains("do not answer the last ask"), "{e}");
     // the pending ask survives a bad tell
     assert_eq!(opt.ask().unwrap(), asked);
-    let mut driver_opt: Box<dyn Optimizer> =
-        Box::new(Lgso::new(&cfg, lgso::driver::surrogate_for(&cfg).unwrap()));
+    let mut driver_opt: Box<dyn Optimizer> = Box::new(lgso::driver::lgso_for(&cfg));
     let s = run(&cfg, driver_opt.as_mut(), &mut []).unwrap();
     assert_eq!(s.calls, 10_000);
 }

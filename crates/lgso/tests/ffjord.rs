@@ -5,11 +5,11 @@
 //! differences.
 
 use candle_core::{DType, Device, Tensor, Var};
-use lgso::config::FfjordConfig;
 use lgso::seed::rng_from_seed;
 use lgso::surrogate::ffjord::{dynamics_and_divergence, dynamics_net, log_density_standardized};
 use lgso::surrogate::mlp::{Activation, Init, Mlp};
 use lgso::surrogate::ode::{dopri5, rk4, Solver};
+use lgso::surrogate::FfjordSettings;
 use lgso::surrogate::{Ffjord, FittedSurrogate};
 use nalgebra::Matrix2;
 use rand_distr::{Distribution, StandardNormal};
@@ -227,9 +227,9 @@ fn ffjord_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
     let data = common::linear_gaussian_data(20_000, &mut rng);
-    let ffjord = Ffjord::new(FfjordConfig {
+    let ffjord = Ffjord::new(FfjordSettings {
         threads: 1,
-        ..FfjordConfig::default()
+        ..FfjordSettings::default()
     });
     let fitted = ffjord.fit_ffjord(&data, &mut rng).unwrap();
     let grid = common::grid_fit(&fitted, &mut rng);
@@ -263,10 +263,10 @@ fn sample_derivative_in_psi_matches_finite_differences() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(6);
     let data = common::linear_gaussian_data(2_000, &mut rng);
-    let fitted = Ffjord::new(FfjordConfig {
+    let fitted = Ffjord::new(FfjordSettings {
         epochs: 2,
         threads: 1,
-        ..FfjordConfig::default()
+        ..FfjordSettings::default()
     })
     .fit_ffjord(&data, &mut rng)
     .unwrap();
@@ -432,11 +432,11 @@ fn dopri5_flow_log_density_and_fit() {
     }
     lgso::threads::single_threaded_tensor_ops();
     let data = common::linear_gaussian_data(1_000, &mut rng);
-    let fitted = Ffjord::new(FfjordConfig {
+    let fitted = Ffjord::new(FfjordSettings {
         solver: "dopri5".into(),
         epochs: 1,
         threads: 1,
-        ..FfjordConfig::default()
+        ..FfjordSettings::default()
     })
     .fit_ffjord(&data, &mut rng)
     .unwrap();

@@ -4,10 +4,10 @@
 //! mixture whose weights depend on psi against its closed form.
 
 use candle_core::{DType, Device, Tensor, Var};
-use lgso::config::MdnConfig;
 use lgso::data::{Matrix, Samples};
 use lgso::seed::rng_from_seed;
 use lgso::surrogate::mdn::{mixture_quantile, normal_cdf};
+use lgso::surrogate::MdnSettings;
 use lgso::surrogate::{FittedSurrogate, Mdn};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -41,10 +41,10 @@ fn mixture_quantile_matches_normal_quantiles() {
 }
 
 fn mdn(epochs: usize) -> Mdn {
-    Mdn::new(MdnConfig {
+    Mdn::new(MdnSettings {
         epochs,
         threads: 1,
-        ..MdnConfig::default()
+        ..MdnSettings::default()
     })
 }
 
@@ -56,7 +56,7 @@ fn mdn_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
     let data = common::linear_gaussian_data(20_000, &mut rng);
-    let fitted = mdn(MdnConfig::default().epochs)
+    let fitted = mdn(MdnSettings::default().epochs)
         .fit_mdn(&data, &mut rng)
         .unwrap();
     let grid = common::grid_fit(&fitted, &mut rng);
@@ -108,7 +108,7 @@ fn gradient_through_mixture_weights_matches_the_closed_form() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(11);
     let data = switching_data(20_000, &mut rng);
-    let fitted = mdn(MdnConfig::default().epochs)
+    let fitted = mdn(MdnSettings::default().epochs)
         .fit_mdn(&data, &mut rng)
         .unwrap();
     let k = 20_000;

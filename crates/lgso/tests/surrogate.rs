@@ -3,13 +3,13 @@
 //! gradient through a fitted GAN against the closed-form Rosenbrock gradient.
 
 use candle_core::{DType, Device, Tensor};
-use lgso::config::GanConfig;
 use lgso::data::Samples;
-use lgso::design::trust_region_design;
+use lgso::optimizer::trust_region::trust_region_design;
 use lgso::problem::{by_name, draw};
 use lgso::seed::{derive_seed, rng_from_seed};
 use lgso::surrogate::gan::{cramer_critic_input_gradient, gradient_penalty};
 use lgso::surrogate::mlp::{Activation, Init, Mlp};
+use lgso::surrogate::GanSettings;
 use lgso::surrogate::{pathwise_gradient, CramerGan};
 use rand_distr::{Distribution, StandardNormal};
 
@@ -133,9 +133,9 @@ fn gan_fits_a_known_conditional_law() {
     lgso::threads::single_threaded_tensor_ops();
     let mut rng = rng_from_seed(5);
     let data = common::linear_gaussian_data(20_000, &mut rng);
-    let gan = CramerGan::new(GanConfig {
+    let gan = CramerGan::new(GanSettings {
         epochs: 10,
-        ..GanConfig::default()
+        ..GanSettings::default()
     });
     let fitted = gan.fit_gan(&data, &mut rng).unwrap();
     // Mean and std of 4000 generated y per (psi, x) of a grid.
@@ -164,9 +164,9 @@ fn surrogate_gradient_on_rosenbrock_matches_closed_form() {
         vec![1.5, 1.2, 0.8, 1.8, 1.1, 0.6, 1.4, 1.9, 1.3, 0.9],
         vec![0.5, 2.2, 1.0, 0.2, 1.6, 1.2, 0.7, 1.5, 2.0, 1.1],
     ];
-    let gan = CramerGan::new(GanConfig {
+    let gan = CramerGan::new(GanSettings {
         epochs: 10,
-        ..GanConfig::default()
+        ..GanSettings::default()
     });
     for (pi, psi) in points.iter().enumerate() {
         let mut rng = rng_from_seed(derive_seed(9, &[pi as u64]));

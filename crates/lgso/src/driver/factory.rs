@@ -1,60 +1,47 @@
-//! Factories: the configured surrogate and optimizer, and the one-call
-//! entry points that build and run them.
+//! Factories: the configured surrogate and optimizer, built from their own
+//! settings, the problem and the seed, and the one-call entry points that
+//! build and run them.
 
 use super::{run, Observer};
 use crate::config::ResolvedConfig;
-use crate::error::{Error, Result};
-use crate::optimizer::Optimizer;
+use crate::error::Result;
+use crate::optimizer::{Bo, Cmaes, Ges, Lax, Lgso, Method, NumDiff, Optimizer, Oracle, Reinforce};
 use crate::report::Summary;
+use crate::surrogate::{CramerGan, Ffjord, Mdn, Surrogate, SurrogateKind};
 
-/// Builds the configured surrogate family.
-///
-/// # Errors
-/// [`Error::Config`] for an unknown family (already rejected by
-/// validation).
-pub fn surrogate_for(cfg: &ResolvedConfig) -> Result<Box<dyn crate::surrogate::Surrogate>> {
-    match cfg.config.lgso.surrogate.as_str() {
-        "gan" => Ok(Box::new(crate::surrogate::CramerGan::new(
-            cfg.config.gan.clone(),
-        ))),
-        "ffjord" => Ok(Box::new(crate::surrogate::Ffjord::new(
-            cfg.config.ffjord.clone(),
-        ))),
-        "mdn" => Ok(Box::new(crate::surrogate::Mdn::new(cfg.config.mdn.clone()))),
-        other => Err(Error::config(
-            "lgso.surrogate",
-            format!("one of {}", crate::config::SURROGATES.join(", ")),
-            other,
-        )),
+/// The surrogate family `kind` with its settings from `cfg`.
+pub fn surrogate_for(kind: SurrogateKind, cfg: &ResolvedConfig) -> Box<dyn Surrogate> {
+    match kind {
+        SurrogateKind::Gan => Box::new(CramerGan::new(cfg.gan.clone())),
+        SurrogateKind::Ffjord => Box::new(Ffjord::new(cfg.ffjord.clone())),
+        SurrogateKind::Mdn => Box::new(Mdn::new(cfg.mdn.clone())),
     }
 }
 
 /// The configured optimizer (`method`): L-GSO with its surrogate, or a
-/// baseline.
+/// baseline, at the run's start point.
 ///
 /// # Errors
-/// [`Error::Config`] for an unknown method or an oracle on a problem
-/// without an exact objective (both already rejected by
-/// [`crate::config::Config::resolve`]).
+/// [`crate::Error::Config`] for an oracle on a problem without an exact
+/// objective (already rejected by [`crate::config::Config::resolve`]).
 pub fn optimizer_for(cfg: &ResolvedConfig) -> Result<Box<dyn Optimizer>> {
-    use crate::optimizer::{Bo, Cmaes, Ges, Lax, Lgso, NumDiff, Oracle, Reinforce};
-    Ok(match cfg.config.method.as_str() {
-        "lgso" => Box::new(Lgso::new(cfg, surrogate_for(cfg)?)),
-        "numdiff" => Box::new(NumDiff::new(cfg)),
-        "ges" => Box::new(Ges::new(cfg)),
-        "reinforce" => Box::new(Reinforce::new(cfg)),
-        "cmaes" => Box::new(Cmaes::new(cfg)),
-        "bo" => Box::new(Bo::new(cfg)),
-        "lax" => Box::new(Lax::new(cfg)),
-        "oracle" => Box::new(Oracle::new(cfg)?),
-        other => {
-            return Err(Error::config(
-                "method",
-                format!("one of {}", crate::config::METHODS.join(", ")),
-                format!("{other:?}"),
-            ))
-        }
+    let (problem, seed) = (&cfg.problem, cfg.seed);
+    Ok(match cfg.method {
+        Method::Lgso => Box::new(lgso_for(cfg)),
+        Method::NumDiff => Box::new(NumDiff::new(&cfg.numdiff, problem, seed)),
+        Method::Ges => Box::new(Ges::new(&cfg.ges, problem, seed)),
+        Method::Reinforce => Box::new(Reinforce::new(&cfg.reinforce, problem, seed)),
+        Method::Cmaes => Box::new(Cmaes::new(&cfg.cmaes, problem, seed)),
+        Method::Bo => Box::new(Bo::new(&cfg.bo, problem, seed)),
+        Method::Lax => Box::new(Lax::new(&cfg.lax, problem, seed)),
+        Method::Oracle => Box::new(Oracle::new(&cfg.oracle, problem, seed)?),
     })
+}
+
+/// L-GSO with the configured surrogate, whatever `method` says.
+pub fn lgso_for(cfg: &ResolvedConfig) -> Lgso {
+    let surrogate = surrogate_for(cfg.lgso.surrogate, cfg);
+    Lgso::new(&cfg.lgso, surrogate, &cfg.problem, cfg.seed)
 }
 
 /// Runs the configured method (`method`, default L-GSO) on the configured
@@ -73,6 +60,5 @@ pub fn run_method(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> 
 /// # Errors
 /// As [`run`].
 pub fn run_lgso(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> Result<Summary> {
-    let mut opt = crate::optimizer::Lgso::new(cfg, surrogate_for(cfg)?);
-    run(cfg, &mut opt, observers)
+    run(cfg, &mut lgso_for(cfg), observers)
 }

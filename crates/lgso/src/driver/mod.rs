@@ -17,7 +17,7 @@
 use std::time::Instant;
 
 use crate::config::ResolvedConfig;
-use crate::data::{Outcome, Request};
+use crate::data::{monitor_request_id, Outcome, Request};
 use crate::error::{Error, Result};
 use crate::evaluate::{Evaluator, InProcess, RequestResult};
 use crate::history::{History, RequestKind, RunStatus, RunStore};
@@ -30,7 +30,7 @@ mod factory;
 mod observer;
 mod restore;
 
-pub use factory::{optimizer_for, run_lgso, run_method, surrogate_for};
+pub use factory::{lgso_for, optimizer_for, run_lgso, run_method, surrogate_for};
 pub use observer::Observer;
 
 /// Where a run's requests go and where the run is recorded.
@@ -45,10 +45,6 @@ pub struct Session<'a> {
     /// have been started with the same configuration).
     pub resume: bool,
 }
-
-/// Index of the monitor's request within an iteration's ids
-/// (`iteration * 2^20 + MONITOR_INDEX`), above any optimizer's requests.
-const MONITOR_INDEX: u64 = (1 << 20) - 1;
 
 /// Running totals of a run: calls charged and request failures.
 #[derive(Debug, Default)]
@@ -171,7 +167,7 @@ impl Runner<'_, '_> {
     /// A failed monitor request gives NaN (written as an empty cell).
     fn estimate(&mut self, psi: &[f64], iteration: u64) -> Result<(f64, f64, Option<f64>)> {
         let request = Request {
-            id: (iteration << 20) + MONITOR_INDEX,
+            id: monitor_request_id(iteration),
             iteration,
             psi: psi.to_vec(),
             count: self.monitor_samples,
@@ -208,7 +204,8 @@ impl Runner<'_, '_> {
         optimizer: &dyn Optimizer,
     ) -> Result<()> {
         if let Some(store) = self.session.store.as_deref_mut() {
-            store.commit_iteration(report, calls, optimizer.save_state().as_ref())?;
+            let state = optimizer.save_state()?;
+            store.commit_iteration(report, calls, Some(&state))?;
         }
         self.lookup = false;
         Ok(())
@@ -267,8 +264,8 @@ pub fn run_session(
         cfg,
         session,
         dims: (dims.psi, dims.x, dims.y),
-        monitor_samples: cfg.monitor_samples(),
-        monitor_seed: derive_seed(cfg.config.seed, &[stream::MONITOR]),
+        monitor_samples: cfg.monitor_samples,
+        monitor_seed: derive_seed(cfg.seed, &[stream::MONITOR]),
         monitor_failed: 0,
         lookup,
     };
@@ -277,7 +274,7 @@ pub fn run_session(
         optimizer: optimizer.name().to_string(),
         dim: dims.psi,
         start: cfg.start().to_vec(),
-        budget: cfg.budget(),
+        budget: cfg.budget,
         calls_per_iteration: optimizer.calls_per_iteration(),
         monitor_samples: runner.monitor_samples,
     };
@@ -389,20 +386,19 @@ fn iterate(
         }
         reports.push(start_report);
     }
-    let stop = &cfg.config.stop;
-    let max_rate = cfg.config.simulator.max_failure_rate;
+    let max_rate = cfg.max_failure_rate;
     loop {
-        if let (Some(t), Some(r)) = (stop.target, reports.last()) {
+        if let (Some(t), Some(r)) = (cfg.target, reports.last()) {
             if r.objective <= t {
                 return Ok(StopReason::Target);
             }
         }
-        if let Some(max) = stop.max_iterations {
+        if let Some(max) = cfg.max_iterations {
             if optimizer.iteration() >= max {
                 return Ok(StopReason::MaxIterations);
             }
         }
-        if tally.calls + optimizer.calls_per_iteration() > cfg.budget() {
+        if tally.calls + optimizer.calls_per_iteration() > cfg.budget {
             return Ok(StopReason::Budget);
         }
         let t_iter = Instant::now();

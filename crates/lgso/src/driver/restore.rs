@@ -1,12 +1,12 @@
 //! Resume: a run continued from its run database restores the optimizer's
-//! saved state, the history, the trace and the call tally, then re-asks the
-//! interrupted iteration (whose stored requests the runner takes from the
-//! database instead of simulating them again).
+//! saved state (every optimizer saves one after each iteration), the
+//! history, the trace and the call tally, then re-asks the interrupted
+//! iteration (whose stored requests the runner takes from the database
+//! instead of simulating them again).
 
 use super::{Runner, Tally};
 use crate::data::Outcome;
 use crate::error::{Error, Result};
-use crate::evaluate::RequestResult;
 use crate::history::History;
 use crate::optimizer::Optimizer;
 use crate::report::IterationReport;
@@ -36,44 +36,20 @@ pub(super) fn restore(
     let done = cp.report.iteration;
     let results = store.results(runner.dims, Some(done))?;
     *reports = store.reports()?;
-    match &cp.state {
-        Some(state) => {
-            optimizer.restore_state(state)?;
-            for r in &results {
-                history.append(&[Outcome {
-                    request: r.request.clone(),
-                    samples: r.samples.clone(),
-                }])?;
-            }
-        }
-        None => {
-            // replay: the optimizer asks again, gets the stored answers
-            let mut by_id: std::collections::HashMap<u64, &RequestResult> =
-                results.iter().map(|r| (r.request.id, r)).collect();
-            while optimizer.iteration() < done {
-                let requests = optimizer.ask()?;
-                let mut outcomes = Vec::with_capacity(requests.len());
-                for q in &requests {
-                    let r = by_id
-                        .remove(&q.id)
-                        .filter(|r| r.request == *q)
-                        .ok_or_else(|| {
-                            Error::Protocol(format!(
-                            "replaying iteration {}: request {} is not stored as asked; the run \
-                             cannot be continued with this configuration",
-                            optimizer.iteration(),
-                            q.id
-                        ))
-                        })?;
-                    outcomes.push(Outcome {
-                        request: q.clone(),
-                        samples: r.samples.clone(),
-                    });
-                }
-                history.append(&outcomes)?;
-                optimizer.tell(&outcomes, history)?;
-            }
-        }
+    let state = cp.state.as_ref().ok_or_else(|| {
+        Error::Protocol(format!(
+            "{} holds no optimizer state for iteration {done} (it was written by an lgso that \
+             saved none for method {}); its samples are kept: `lgso export` writes them as CSV",
+            store.path().display(),
+            optimizer.name()
+        ))
+    })?;
+    optimizer.restore_state(state)?;
+    for r in &results {
+        history.append(&[Outcome {
+            request: r.request.clone(),
+            samples: r.samples.clone(),
+        }])?;
     }
     tally.count(&results);
     tally.calls = cp.calls;

@@ -1,7 +1,39 @@
 //! Adam on psi (Kingma & Ba 2015, Algorithm 1), in `f64`, with its state as a
-//! plain value so it can be kept across L-GSO iterations and saved.
+//! plain value so it can be kept across L-GSO iterations and saved, and the
+//! one Adam step on psi every optimizer takes ([`adam_step`]).
 
 use serde::{Deserialize, Serialize};
+
+use super::trust_region::{clamp_to_bounds, distance, project_to_ball};
+use crate::error::{Error, Result};
+
+/// Adam's settings: learning rate, the two decay rates and the epsilon of
+/// the denominator.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamSettings {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay rates of the first and second moments.
+    pub betas: [f64; 2],
+    /// Added to the denominator.
+    pub eps: f64,
+}
+
+impl AdamSettings {
+    /// Learning rate `lr` with `betas` and PyTorch's epsilon `1e-8`.
+    pub fn new(lr: f64, betas: [f64; 2]) -> Self {
+        AdamSettings {
+            lr,
+            betas,
+            eps: 1e-8,
+        }
+    }
+
+    /// A fresh Adam for `n` parameters.
+    pub fn adam(&self, n: usize) -> Adam {
+        Adam::new(n, self.lr, self.betas[0], self.betas[1], self.eps)
+    }
+}
 
 /// Adam's settings and state for a parameter vector of dimension `n`.
 ///
@@ -62,6 +94,50 @@ impl Adam {
             psi[i] -= self.lr * m_hat / (v_hat.sqrt() + self.eps);
         }
     }
+}
+
+/// One Adam step on `psi` along `-grad`, optionally projected onto the
+/// ball of radius `project` around the previous psi
+/// ([`project_to_ball`]), then clamped to the box `bounds` if given: the
+/// step of L-GSO (lgso.md, "One iteration", step 7) and of every baseline
+/// that steps with Adam. Returns the step length `||psi' - psi||`.
+///
+/// # Errors
+/// [`Error::Diverged`] naming `method` (psi and Adam unchanged) when the
+/// gradient or the new psi is not finite.
+pub fn adam_step(
+    method: &str,
+    adam: &mut Adam,
+    psi: &mut Vec<f64>,
+    grad: &[f64],
+    project: Option<f64>,
+    bounds: Option<&[(f64, f64)]>,
+) -> Result<f64> {
+    if let Some(bad) = grad.iter().find(|g| !g.is_finite()) {
+        return Err(Error::Diverged {
+            method: method.to_string(),
+            detail: format!("the gradient estimate holds {bad}"),
+        });
+    }
+    let previous = psi.clone();
+    let saved = adam.clone();
+    adam.step(psi, grad);
+    if let Some(eps) = project {
+        project_to_ball(psi, &previous, eps);
+    }
+    if let Some(b) = bounds {
+        clamp_to_bounds(psi, b);
+    }
+    if let Some(bad) = psi.iter().find(|v| !v.is_finite()) {
+        let detail = format!("the step produced a non-finite psi ({bad})");
+        *psi = previous;
+        *adam = saved;
+        return Err(Error::Diverged {
+            method: method.to_string(),
+            detail,
+        });
+    }
+    Ok(distance(psi, &previous))
 }
 
 #[cfg(test)]

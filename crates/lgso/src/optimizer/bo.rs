@@ -19,21 +19,79 @@
 //! GP crates we looked at take one noise level for all observations, while
 //! BO here needs a noise variance per observation.
 
-use std::sync::Arc;
-
 use nalgebra::{DMatrix, DVector};
 use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
-use super::{Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::state::Base;
+use super::trust_region::distance;
+use super::{CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
 use crate::design::latin_hypercube;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::{mean_and_stderr, objective_values, Objective};
+use crate::problem::{mean_and_stderr, objective_values, Problem};
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed};
+
+/// Bayesian optimization settings (`[bo]`; baselines.md): a GP with
+/// expected improvement on the box `start +- half_width`, one point per
+/// step after an initial design. Cost: `initial_points * samples` calls in
+/// the first step, then `samples` per step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoSettings {
+    /// Half-width of the search box around the start. Default 7.5.
+    pub half_width: f64,
+    /// Points of the initial design. Default 20.
+    pub initial_points: usize,
+    /// Draws averaged per point (`M`). Default 3000.
+    pub samples: usize,
+    /// Random candidates over which expected improvement is maximized each
+    /// step. Default 2000.
+    pub candidates: usize,
+}
+
+impl Default for BoSettings {
+    fn default() -> Self {
+        BoSettings {
+            half_width: 7.5,
+            initial_points: 20,
+            samples: 3000,
+            candidates: 2000,
+        }
+    }
+}
+
+impl BoSettings {
+    /// Checks every setting (`bo.*` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let b = self;
+        positive("bo.half_width", b.half_width)?;
+        at_least("bo.initial_points", b.initial_points, 2)?;
+        at_most("bo.initial_points", b.initial_points, 10_000)?;
+        at_least("bo.samples", b.samples, 2)?;
+        at_most("bo.samples", b.samples, MAX_SAMPLES)?;
+        at_least("bo.candidates", b.candidates, 1)?;
+        at_most("bo.candidates", b.candidates, 10_000_000)
+    }
+
+    /// Calls: `initial_points * M` in the first step, then `M`.
+    pub fn cost(&self) -> CallCost {
+        let (p, m) = (self.initial_points as u64, self.samples as u64);
+        CallCost {
+            first: p * m,
+            later: m,
+            formula: format!("initial_points * M = {p} * {m} in the first step, then M"),
+            keys: "bo.initial_points, bo.samples",
+        }
+    }
+}
 
 /// Stream label of BO's designs and candidates.
 const BO_STREAM: u64 = 104;
@@ -155,54 +213,52 @@ pub fn expected_improvement(mean: f64, sd: f64, best: f64) -> f64 {
 
 /// Bayesian optimization with a GP and expected improvement.
 pub struct Bo {
-    objective: Arc<dyn Objective>,
-    seed: u64,
+    base: Base,
+    settings: BoSettings,
     lower: Vec<f64>,
     width: Vec<f64>,
-    initial_points: usize,
-    samples: usize,
-    candidates: usize,
+    /// Every observed point, its mean objective and that mean's variance
+    /// (saved).
     observed: Vec<Vec<f64>>,
     values: Vec<f64>,
     variances: Vec<f64>,
-    /// The GP fitted in the last `tell`, reused by the next `ask`.
+    /// The GP fitted in the last `tell`, reused by the next `ask` (fitted
+    /// again from the observations after a restore).
     model: Option<Gp>,
-    psi: Vec<f64>,
-    iteration: u64,
-    asked: Asked,
+}
+
+/// What BO keeps besides its [`PsiState`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct BoState {
+    observed: Vec<Vec<f64>>,
+    values: Vec<f64>,
+    variances: Vec<f64>,
 }
 
 impl Bo {
-    /// BO for a resolved configuration (`[bo]`), on the box
-    /// `start +- half_width`, or on the problem's bounds where it has them.
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.bo;
-        let psi = cfg.start().to_vec();
-        let (lower, width) = match cfg.bounds() {
+    /// BO with `settings` on `problem`, on the box `start +- half_width`,
+    /// or on the problem's bounds where it has them.
+    pub fn new(settings: &BoSettings, problem: &Problem, seed: u64) -> Self {
+        let start = &problem.start;
+        let (lower, width) = match &problem.bounds {
             Some(b) => (
                 b.iter().map(|&(lo, _)| lo).collect(),
                 b.iter().map(|&(lo, hi)| hi - lo).collect(),
             ),
             None => (
-                psi.iter().map(|p| p - c.half_width).collect(),
-                vec![2.0 * c.half_width; psi.len()],
+                start.iter().map(|p| p - settings.half_width).collect(),
+                vec![2.0 * settings.half_width; start.len()],
             ),
         };
         Bo {
-            objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
+            base: Base::new(Method::Bo, problem, seed, None),
+            settings: settings.clone(),
             lower,
             width,
-            initial_points: c.initial_points,
-            samples: c.samples,
-            candidates: c.candidates,
             observed: Vec::new(),
             values: Vec::new(),
             variances: Vec::new(),
             model: None,
-            psi,
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -233,7 +289,7 @@ impl Bo {
         let scale = if var > 0.0 { var.sqrt() } else { 1.0 };
         let y: Vec<f64> = self.values.iter().map(|v| (v - mean) / scale).collect();
         let noise: Vec<f64> = self.variances.iter().map(|v| v / (scale * scale)).collect();
-        let dim_scale = (self.psi.len() as f64).sqrt();
+        let dim_scale = (self.lower.len() as f64).sqrt();
         let mut best: Option<Gp> = None;
         for l in [0.05, 0.1, 0.2, 0.4, 0.8, 1.6] {
             for v in [0.25, 1.0, 4.0] {
@@ -260,18 +316,15 @@ impl Bo {
 }
 
 impl Optimizer for Bo {
-    fn name(&self) -> &str {
-        "bo"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
-        let n = self.psi.len();
-        let mut rng = rng_from_seed(derive_seed(self.seed, &[BO_STREAM, self.iteration]));
+        let n = self.lower.len();
+        let st = &self.base.state;
+        let mut rng = rng_from_seed(derive_seed(st.seed, &[BO_STREAM, st.iteration]));
         let points: Vec<Vec<f64>> = if self.observed.is_empty() {
-            let design = latin_hypercube(self.initial_points, n, &mut rng);
+            let design = latin_hypercube(self.settings.initial_points, n, &mut rng);
             (0..design.rows())
                 .map(|i| self.to_box(design.row(i)))
                 .collect()
@@ -280,10 +333,10 @@ impl Optimizer for Bo {
                 Some(gp) => gp,
                 None => self.fit()?.0,
             };
-            let incumbent = self.to_unit(&self.psi);
+            let incumbent = self.to_unit(&self.base.state.psi);
             let best = gp.predict(&incumbent).0;
             let mut top = (f64::NEG_INFINITY, incumbent.clone());
-            for c in 0..self.candidates {
+            for c in 0..self.settings.candidates {
                 let u: Vec<f64> = if c % 4 == 3 {
                     incumbent
                         .iter()
@@ -303,13 +356,13 @@ impl Optimizer for Bo {
             }
             vec![self.to_box(&top.1)]
         };
-        Ok(self.asked.ask(self.iteration, &points, self.samples))
+        Ok(self.base.ask(&points, self.settings.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
+        self.base.answered(outcomes)?;
         for o in outcomes {
-            let r = objective_values(self.objective.as_ref(), &o.samples)?;
+            let r = objective_values(self.base.objective.as_ref(), &o.samples)?;
             let (mean, se) = mean_and_stderr(&r);
             if !mean.is_finite() {
                 return Err(Error::Diverged {
@@ -323,7 +376,7 @@ impl Optimizer for Bo {
                 .push(if se.is_finite() { se * se } else { 0.0 });
         }
         let (gp, mean, scale) = self.fit()?;
-        let previous = self.psi.clone();
+        let previous = self.base.state.psi.clone();
         let (mut best_i, mut best_m) = (0, f64::INFINITY);
         for (i, p) in self.observed.iter().enumerate() {
             let m = gp.predict(&self.to_unit(p)).0;
@@ -331,31 +384,48 @@ impl Optimizer for Bo {
                 (best_i, best_m) = (i, m);
             }
         }
-        self.psi = self.observed[best_i].clone();
+        self.base.state.psi = self.observed[best_i].clone();
         self.model = Some(gp);
-        self.iteration += 1;
+        self.base.state.iteration += 1;
         Ok(StepReport {
             grad_norm: 0.0,
-            step_length: super::trust_region::distance(&self.psi, &previous),
+            step_length: distance(&self.base.state.psi, &previous),
             surrogate_objective: mean + scale * best_m,
             ..StepReport::default()
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        let points = if self.observed.is_empty() {
-            self.initial_points
-        } else {
-            1
-        };
-        points as u64 * self.samples as u64
+        self.settings.cost().next(self.base.state.iteration)
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&BoState {
+            observed: self.observed.clone(),
+            values: self.values.clone(),
+            variances: self.variances.clone(),
+        })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let s: BoState = self.base.restore(state)?;
+        let n = self.lower.len();
+        if s.values.len() != s.observed.len()
+            || s.variances.len() != s.observed.len()
+            || s.observed.iter().any(|p| p.len() != n)
+        {
+            return Err(Error::Protocol(format!(
+                "saved bo state does not fit dimension {n}"
+            )));
+        }
+        self.observed = s.observed;
+        self.values = s.values;
+        self.variances = s.variances;
+        self.model = None;
+        Ok(())
     }
 }

@@ -9,19 +9,98 @@
 //! draw from an unseeded thread RNG (runs could not be reproduced from the
 //! run seed) or in `f32`. The eigendecomposition of `C` uses nalgebra.
 
-use std::sync::Arc;
-
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
-use super::{outcome_means, Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::state::Base;
+use super::trust_region::clamp_to_bounds;
+use super::{CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::Objective;
+use crate::problem::Problem;
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed};
+
+/// CMA-ES as written in a configuration (`[cmaes]`): Hansen's
+/// `(mu/mu_w, lambda)` strategy with the default weights; each candidate's
+/// value is the mean of `samples` draws. Cost per step `lambda * samples`
+/// calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CmaesConfig {
+    /// Initial step size `sigma`. Default 0.5.
+    pub sigma: f64,
+    /// Population size `lambda`. Default `4 + floor(3 ln n)` (Hansen's
+    /// rule, [`default_population`]).
+    pub population: Option<usize>,
+    /// Draws averaged per candidate (`M`). Default 3000.
+    pub samples: usize,
+}
+
+impl Default for CmaesConfig {
+    fn default() -> Self {
+        CmaesConfig {
+            sigma: 0.5,
+            population: None,
+            samples: 3000,
+        }
+    }
+}
+
+/// CMA-ES settings with every default filled in
+/// ([`CmaesConfig::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CmaesSettings {
+    /// Initial step size `sigma`.
+    pub sigma: f64,
+    /// Population size `lambda`.
+    pub population: usize,
+    /// Draws averaged per candidate (`M`).
+    pub samples: usize,
+}
+
+/// Hansen's default CMA-ES population for dimension `n`: `4 + floor(3 ln n)`
+/// (Hansen 2016, Table 1).
+pub fn default_population(n: usize) -> usize {
+    4 + (3.0 * (n.max(1) as f64).ln()).floor() as usize
+}
+
+impl CmaesConfig {
+    /// Checks every setting and fills the population for psi of
+    /// dimension `n`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key (`cmaes.*`).
+    pub fn resolve(&self, n: usize) -> Result<CmaesSettings> {
+        positive("cmaes.sigma", self.sigma)?;
+        if let Some(l) = self.population {
+            at_least("cmaes.population", l, 2)?;
+            at_most("cmaes.population", l, 100_000)?;
+        }
+        at_least("cmaes.samples", self.samples, 1)?;
+        at_most("cmaes.samples", self.samples, MAX_SAMPLES)?;
+        Ok(CmaesSettings {
+            sigma: self.sigma,
+            population: self.population.unwrap_or_else(|| default_population(n)),
+            samples: self.samples,
+        })
+    }
+}
+
+impl CmaesSettings {
+    /// Calls per step: `lambda * M`.
+    pub fn cost(&self) -> CallCost {
+        let (l, m) = (self.population as u64, self.samples as u64);
+        CallCost::each(
+            l * m,
+            format!("lambda * M = {l} * {m}"),
+            "cmaes.population, cmaes.samples",
+        )
+    }
+}
 
 /// Stream label of the candidate draws.
 const CANDIDATE_STREAM: u64 = 103;
@@ -84,52 +163,50 @@ impl CmaesParameters {
     }
 }
 
-/// CMA-ES state: mean `m` (= psi), step size `sigma`, covariance `C = B D^2 B^T`,
+/// CMA-ES: mean `m` (= psi), step size `sigma`, covariance `C = B D^2 B^T`,
 /// evolution paths `p_sigma`, `p_c`.
 pub struct Cmaes {
-    objective: Arc<dyn Objective>,
-    seed: u64,
-    bounds: Option<Vec<(f64, f64)>>,
-    samples: usize,
-    lambda: usize,
+    base: Base,
+    settings: CmaesSettings,
     params: CmaesParameters,
-    mean: Vec<f64>,
     sigma: f64,
     c: DMatrix<f64>,
     b: DMatrix<f64>,
     d: DVector<f64>,
     p_sigma: DVector<f64>,
     p_c: DVector<f64>,
+    /// This iteration's candidate steps `y_k` (drawn again by `ask` after
+    /// a restore).
     steps: Vec<DVector<f64>>,
-    iteration: u64,
-    asked: Asked,
+}
+
+/// What CMA-ES keeps besides its [`PsiState`] (matrices column-major).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CmaesState {
+    sigma: f64,
+    c: Vec<f64>,
+    b: Vec<f64>,
+    d: Vec<f64>,
+    p_sigma: Vec<f64>,
+    p_c: Vec<f64>,
 }
 
 impl Cmaes {
-    /// CMA-ES for a resolved configuration (`[cmaes]`), started at its
-    /// start point with `C = I`.
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.cmaes;
-        let mean = cfg.start().to_vec();
-        let n = mean.len();
-        let lambda = cfg.cmaes_population();
+    /// CMA-ES with `settings` on `problem`, started at its start point with
+    /// `C = I`.
+    pub fn new(settings: &CmaesSettings, problem: &Problem, seed: u64) -> Self {
+        let n = problem.start.len();
         Cmaes {
-            objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
-            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
-            samples: c.samples,
-            lambda,
-            params: CmaesParameters::new(n, lambda),
-            mean,
-            sigma: c.sigma,
+            base: Base::new(Method::Cmaes, problem, seed, None),
+            settings: settings.clone(),
+            params: CmaesParameters::new(n, settings.population),
+            sigma: settings.sigma,
             c: DMatrix::identity(n, n),
             b: DMatrix::identity(n, n),
             d: DVector::from_element(n, 1.0),
             p_sigma: DVector::zeros(n),
             p_c: DVector::zeros(n),
             steps: Vec::new(),
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -140,7 +217,7 @@ impl Cmaes {
 
     /// The current covariance `C`, row-major `[n * n]`.
     pub fn covariance(&self) -> Vec<f64> {
-        let n = self.mean.len();
+        let n = self.base.state.psi.len();
         (0..n * n).map(|k| self.c[(k / n, k % n)]).collect()
     }
 
@@ -148,7 +225,7 @@ impl Cmaes {
     /// and their values (Hansen's tutorial, eqs. 39-47 with positive
     /// weights only). Returns the mean step length `sigma ||y_w||`.
     fn update(&mut self, values: &[f64]) -> Result<f64> {
-        let n = self.mean.len();
+        let n = self.base.state.psi.len();
         let p = &self.params;
         let mut order: Vec<usize> = (0..values.len()).collect();
         order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
@@ -162,7 +239,7 @@ impl Cmaes {
         self.p_sigma = &self.p_sigma * (1.0 - p.c_sigma)
             + c_inv_half_y * (p.c_sigma * (2.0 - p.c_sigma) * p.mu_eff).sqrt();
         let ps_norm = self.p_sigma.norm();
-        let generations = self.iteration as f64 + 1.0;
+        let generations = self.base.state.iteration as f64 + 1.0;
         let h_sigma = ps_norm / (1.0 - (1.0 - p.c_sigma).powf(2.0 * generations)).sqrt()
             < (1.4 + 2.0 / (n as f64 + 1.0)) * p.chi_n;
         let h = if h_sigma { 1.0 } else { 0.0 };
@@ -179,7 +256,14 @@ impl Cmaes {
             + rank_mu * p.c_mu;
         let new_sigma = self.sigma * ((p.c_sigma / p.d_sigma) * (ps_norm / p.chi_n - 1.0)).exp();
         let step: Vec<f64> = y_w.iter().map(|v| self.sigma * v).collect();
-        let new_mean: Vec<f64> = self.mean.iter().zip(&step).map(|(m, s)| m + s).collect();
+        let new_mean: Vec<f64> = self
+            .base
+            .state
+            .psi
+            .iter()
+            .zip(&step)
+            .map(|(m, s)| m + s)
+            .collect();
         if !new_sigma.is_finite()
             || new_sigma <= 0.0
             || new_c.iter().any(|v| !v.is_finite())
@@ -199,23 +283,21 @@ impl Cmaes {
         self.b = eig.eigenvectors;
         self.c = sym;
         self.sigma = new_sigma;
-        self.mean = new_mean;
+        self.base.state.psi = new_mean;
         Ok(step.iter().map(|s| s * s).sum::<f64>().sqrt())
     }
 }
 
 impl Optimizer for Cmaes {
-    fn name(&self) -> &str {
-        "cmaes"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
-        let n = self.mean.len();
-        let mut rng = rng_from_seed(derive_seed(self.seed, &[CANDIDATE_STREAM, self.iteration]));
-        self.steps = (0..self.lambda)
+        let st = &self.base.state;
+        let mean = &st.psi;
+        let n = mean.len();
+        let mut rng = rng_from_seed(derive_seed(st.seed, &[CANDIDATE_STREAM, st.iteration]));
+        self.steps = (0..self.settings.population)
             .map(|_| {
                 let z = DVector::from_fn(n, |_, _| {
                     Distribution::<f64>::sample(&StandardNormal, &mut rng)
@@ -227,32 +309,31 @@ impl Optimizer for Cmaes {
             .steps
             .iter()
             .map(|y| {
-                self.mean
-                    .iter()
+                mean.iter()
                     .zip(y.iter())
                     .map(|(m, v)| m + self.sigma * v)
                     .collect()
             })
             .collect();
-        if let Some(b) = &self.bounds {
+        if let Some(b) = &self.base.bounds {
             // repair: a candidate outside the bounds is clamped onto them
             // and the update uses the clamped point (its step is rewritten)
             for (p, y) in points.iter_mut().zip(self.steps.iter_mut()) {
-                if crate::design::clamp_to_bounds(p, b) {
+                if clamp_to_bounds(p, b) {
                     for (j, v) in y.iter_mut().enumerate() {
-                        *v = (p[j] - self.mean[j]) / self.sigma;
+                        *v = (p[j] - mean[j]) / self.sigma;
                     }
                 }
             }
         }
-        Ok(self.asked.ask(self.iteration, &points, self.samples))
+        Ok(self.base.ask(&points, self.settings.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
-        let values = outcome_means(self.objective.as_ref(), outcomes)?;
+        self.base.answered(outcomes)?;
+        let values = self.base.means(outcomes)?;
         let step_length = self.update(&values)?;
-        self.iteration += 1;
+        self.base.state.iteration += 1;
         Ok(StepReport {
             grad_norm: 0.0,
             step_length,
@@ -261,15 +342,42 @@ impl Optimizer for Cmaes {
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.mean
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        self.lambda as u64 * self.samples as u64
+        self.settings.cost().first
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&CmaesState {
+            sigma: self.sigma,
+            c: self.c.as_slice().to_vec(),
+            b: self.b.as_slice().to_vec(),
+            d: self.d.as_slice().to_vec(),
+            p_sigma: self.p_sigma.as_slice().to_vec(),
+            p_c: self.p_c.as_slice().to_vec(),
+        })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let n = self.base.state.psi.len();
+        let s: CmaesState = self.base.restore(state)?;
+        if s.c.len() != n * n
+            || s.b.len() != n * n
+            || [&s.d, &s.p_sigma, &s.p_c].iter().any(|v| v.len() != n)
+        {
+            return Err(Error::Protocol(format!(
+                "saved cmaes state does not fit dimension {n}"
+            )));
+        }
+        self.sigma = s.sigma;
+        self.c = DMatrix::from_column_slice(n, n, &s.c);
+        self.b = DMatrix::from_column_slice(n, n, &s.b);
+        self.d = DVector::from_column_slice(&s.d);
+        self.p_sigma = DVector::from_column_slice(&s.p_sigma);
+        self.p_c = DVector::from_column_slice(&s.p_c);
+        Ok(())
     }
 }

@@ -14,19 +14,164 @@
 //! `2 n M` more calls). Until the first guiding gradient exists `C = I / n`.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
+use super::adam::AdamSettings;
 use super::numdiff::NumDiff;
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::state::Base;
+use super::{norm, CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, betas, positive, MAX_SAMPLES};
 use crate::data::{Matrix, Outcome, Request};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::Objective;
+use crate::problem::Problem;
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed, Rng};
+
+/// Guided evolutionary strategies (`[ges]`; Maheswaranathan et al. 2019;
+/// baselines.md) as written in a configuration. Cost per step
+/// `2 P samples` calls, plus `2 n samples` with `guide = "numdiff"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GesConfig {
+    /// Perturbation variance scale `sigma^2`. Default 0.01.
+    pub sigma2: f64,
+    /// Weight of the isotropic part of the covariance, in [0, 1]. Default 0.5.
+    pub alpha: f64,
+    /// Gradient scale `beta`. Default 2.
+    pub beta: f64,
+    /// Past gradients spanning the guiding subspace. Default 20.
+    pub k: usize,
+    /// Antithetic pairs `P` per step. Default: the dimension of psi (the
+    /// reference's 2, 10, 100, 91).
+    pub pairs: Option<usize>,
+    /// Draws averaged per function value (`M`). Default 3000.
+    pub samples: usize,
+    /// Guiding gradients: `past` (GES's own earlier estimates, no extra
+    /// calls) or `numdiff` (a central-difference gradient each step with
+    /// `[numdiff] step`, as the authors' script did, charged `2 n samples`
+    /// calls). Default `past`.
+    pub guide: String,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for GesConfig {
+    fn default() -> Self {
+        GesConfig {
+            sigma2: 0.01,
+            alpha: 0.5,
+            beta: 2.0,
+            k: 20,
+            pairs: None,
+            samples: 3000,
+            guide: "past".into(),
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+/// Where GES's guiding gradients come from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GesGuide {
+    /// Its own earlier estimates (no extra calls).
+    Past,
+    /// A central-difference gradient with step `h` every step.
+    NumDiff {
+        /// The finite-difference step `h` (`[numdiff] step`).
+        step: f64,
+    },
+}
+
+/// GES settings with every default filled in ([`GesConfig::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GesSettings {
+    /// Perturbation variance scale `sigma^2`.
+    pub sigma2: f64,
+    /// Weight of the isotropic part of the covariance.
+    pub alpha: f64,
+    /// Gradient scale `beta`.
+    pub beta: f64,
+    /// Past gradients spanning the guiding subspace.
+    pub k: usize,
+    /// Antithetic pairs `P` per step.
+    pub pairs: usize,
+    /// Draws averaged per function value (`M`).
+    pub samples: usize,
+    /// The guiding gradients.
+    pub guide: GesGuide,
+    /// Adam on psi.
+    pub adam: AdamSettings,
+}
+
+impl GesConfig {
+    /// Checks every setting and fills the defaults for psi of dimension
+    /// `n`; `numdiff_step` is `[numdiff] step`, used with
+    /// `guide = "numdiff"`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key (`ges.*`).
+    pub fn resolve(&self, n: usize, numdiff_step: f64) -> Result<GesSettings> {
+        let g = self;
+        positive("ges.sigma2", g.sigma2)?;
+        if !(g.alpha.is_finite() && (0.0..=1.0).contains(&g.alpha)) {
+            return Err(Error::config("ges.alpha", "a number in [0, 1]", g.alpha));
+        }
+        positive("ges.beta", g.beta)?;
+        at_most("ges.k", g.k, 10_000)?;
+        if let Some(p) = g.pairs {
+            at_least("ges.pairs", p, 1)?;
+            at_most("ges.pairs", p, 100_000)?;
+        }
+        at_least("ges.samples", g.samples, 1)?;
+        at_most("ges.samples", g.samples, MAX_SAMPLES)?;
+        let guide = match g.guide.as_str() {
+            "past" => GesGuide::Past,
+            "numdiff" => GesGuide::NumDiff { step: numdiff_step },
+            other => {
+                return Err(Error::config(
+                    "ges.guide",
+                    "\"past\" or \"numdiff\"",
+                    format!("{other:?}"),
+                ))
+            }
+        };
+        positive("ges.lr", g.lr)?;
+        betas("ges.betas", g.betas)?;
+        Ok(GesSettings {
+            sigma2: g.sigma2,
+            alpha: g.alpha,
+            beta: g.beta,
+            k: g.k,
+            pairs: g.pairs.unwrap_or(n),
+            samples: g.samples,
+            guide,
+            adam: AdamSettings::new(g.lr, g.betas),
+        })
+    }
+}
+
+impl GesSettings {
+    /// Calls per step for psi of dimension `n`: `2 P M`, or `2 (P + n) M`
+    /// with the numdiff guide.
+    pub fn cost(&self, n: usize) -> CallCost {
+        let (n, m, p) = (n as u64, self.samples as u64, self.pairs as u64);
+        let keys = "ges.pairs, ges.samples";
+        match self.guide {
+            GesGuide::NumDiff { .. } => CallCost::each(
+                2 * (p + n) * m,
+                format!("2 (P + n) M = 2 * ({p} + {n}) * {m}"),
+                keys,
+            ),
+            GesGuide::Past => CallCost::each(2 * p * m, format!("2 P M = 2 * {p} * {m}"), keys),
+        }
+    }
+}
 
 /// Stream label of GES's perturbations (distinct from the library's).
 const PERTURBATION_STREAM: u64 = 101;
@@ -116,49 +261,29 @@ pub fn perturbation(
 
 /// Guided ES with Adam.
 pub struct Ges {
-    objective: Arc<dyn Objective>,
-    seed: u64,
-    sigma: f64,
-    alpha: f64,
-    beta: f64,
-    k: usize,
-    pairs: usize,
-    samples: usize,
-    numdiff_guide: bool,
-    numdiff_step: f64,
+    base: Base,
+    settings: GesSettings,
+    /// The last `k` guiding gradients, newest first (saved).
     guides: VecDeque<Vec<f64>>,
+    /// This iteration's perturbations (drawn again by `ask` after a
+    /// restore, from the seed and the iteration).
     perturbations: Vec<Vec<f64>>,
-    psi: Vec<f64>,
-    adam: Adam,
-    bounds: Option<Vec<(f64, f64)>>,
-    iteration: u64,
-    asked: Asked,
+}
+
+/// What GES keeps besides its [`PsiState`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct GesState {
+    guides: VecDeque<Vec<f64>>,
 }
 
 impl Ges {
-    /// The baseline for a resolved configuration (`[ges]`; the
-    /// finite-difference step of `guide = "numdiff"` is `[numdiff] step`).
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.ges;
-        let psi = cfg.start().to_vec();
+    /// The baseline with `settings` on `problem`, from its start point.
+    pub fn new(settings: &GesSettings, problem: &Problem, seed: u64) -> Self {
         Ges {
-            objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
-            sigma: c.sigma2.sqrt(),
-            alpha: c.alpha,
-            beta: c.beta,
-            k: c.k,
-            pairs: cfg.ges_pairs(),
-            samples: c.samples,
-            numdiff_guide: c.guide == "numdiff",
-            numdiff_step: cfg.config.numdiff.step,
+            base: Base::new(Method::Ges, problem, seed, Some(&settings.adam)),
+            settings: settings.clone(),
             guides: VecDeque::new(),
             perturbations: Vec::new(),
-            adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
-            psi,
-            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -185,61 +310,55 @@ impl Ges {
 }
 
 impl Optimizer for Ges {
-    fn name(&self) -> &str {
-        "ges"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
-        let n = self.psi.len();
+        let s = &self.settings;
+        let psi = &self.base.state.psi;
+        let n = psi.len();
         let guides: Vec<Vec<f64>> = self.guides.iter().cloned().collect();
         let basis = orthonormal_basis(&guides);
         let mut rng = rng_from_seed(derive_seed(
-            self.seed,
-            &[PERTURBATION_STREAM, self.iteration],
+            self.base.state.seed,
+            &[PERTURBATION_STREAM, self.base.state.iteration],
         ));
-        self.perturbations = (0..self.pairs)
-            .map(|_| perturbation(self.sigma, self.alpha, n, &basis, &mut rng))
+        let sigma = s.sigma2.sqrt();
+        self.perturbations = (0..s.pairs)
+            .map(|_| perturbation(sigma, s.alpha, n, &basis, &mut rng))
             .collect();
-        let mut points = Vec::with_capacity(2 * self.pairs + 2 * n);
+        let mut points = Vec::with_capacity(2 * s.pairs + 2 * n);
         for e in &self.perturbations {
-            points.push(self.psi.iter().zip(e).map(|(p, d)| p + d).collect());
-            points.push(self.psi.iter().zip(e).map(|(p, d)| p - d).collect());
+            points.push(psi.iter().zip(e).map(|(p, d)| p + d).collect());
+            points.push(psi.iter().zip(e).map(|(p, d)| p - d).collect());
         }
-        if self.numdiff_guide {
-            points.extend(NumDiff::points(&self.psi, self.numdiff_step));
+        if let GesGuide::NumDiff { step } = s.guide {
+            points.extend(NumDiff::points(psi, step));
         }
-        Ok(self.asked.ask(self.iteration, &points, self.samples))
+        let samples = s.samples;
+        Ok(self.base.ask(&points, samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
-        let values = outcome_means(self.objective.as_ref(), outcomes)?;
-        let (pairs, fd) = values.split_at(2 * self.pairs);
+        self.base.answered(outcomes)?;
+        let values = self.base.means(outcomes)?;
+        let s = &self.settings;
+        let (pairs, fd) = values.split_at(2 * s.pairs);
         let plus: Vec<f64> = pairs.iter().step_by(2).copied().collect();
         let minus: Vec<f64> = pairs.iter().skip(1).step_by(2).copied().collect();
-        let sigma2 = self.sigma * self.sigma;
-        let grad = Ges::gradient(&self.perturbations, &plus, &minus, sigma2, self.beta);
-        let guide = if self.numdiff_guide {
-            NumDiff::gradient(fd, self.numdiff_step)
-        } else {
-            grad.clone()
+        let sigma = s.sigma2.sqrt();
+        let grad = Ges::gradient(&self.perturbations, &plus, &minus, sigma * sigma, s.beta);
+        let guide = match s.guide {
+            GesGuide::NumDiff { step } => NumDiff::gradient(fd, step),
+            GesGuide::Past => grad.clone(),
         };
-        let step_length = adam_step(
-            "ges",
-            &mut self.adam,
-            &mut self.psi,
-            &grad,
-            None,
-            self.bounds.as_deref(),
-        )?;
-        if self.k > 0 {
+        let k = s.k;
+        let step_length = self.base.step(&grad, None)?;
+        if k > 0 {
             self.guides.push_front(guide);
-            self.guides.truncate(self.k);
+            self.guides.truncate(k);
         }
-        self.iteration += 1;
+        self.base.state.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&grad),
             step_length,
@@ -248,17 +367,23 @@ impl Optimizer for Ges {
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        let n = self.psi.len() as u64;
-        let extra = if self.numdiff_guide { 2 * n } else { 0 };
-        (2 * self.pairs as u64 + extra) * self.samples as u64
+        self.settings.cost(self.base.state.psi.len()).first
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&GesState {
+            guides: self.guides.clone(),
+        })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let extra: GesState = self.base.restore(state)?;
+        self.guides = extra.guides;
+        Ok(())
     }
 }

@@ -17,18 +17,85 @@
 //! [`ControlVariate::variance_gradient`]), checked against finite
 //! differences in the tests.
 
-use std::sync::Arc;
-
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::adam::{adam_step, Adam, AdamSettings};
+use super::state::Base;
+use super::trust_region::distance;
+use super::{norm, CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, betas, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::Objective;
+use crate::problem::Problem;
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed, Rng};
+
+/// LAX settings (`[lax]`; "backprop through the void", Grathwohl et al.
+/// 2018; baselines.md): a Gaussian policy with learned mean and log
+/// standard deviation, a score-function gradient with a learned control
+/// variate (psi -> 10 tanh -> 1). Cost per step `policy_samples * samples`
+/// calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LaxSettings {
+    /// Initial policy variance `sigma^2` (every coordinate). Default 0.05
+    /// (as REINFORCE's).
+    pub sigma2: f64,
+    /// Policy samples `K` per step. Default 1 (baselines.md).
+    pub policy_samples: usize,
+    /// Draws averaged per policy sample (`M`). Default 3000.
+    pub samples: usize,
+    /// Adam learning rate of the policy (mean and log sigma). Default 0.1.
+    pub lr: f64,
+    /// Adam betas of the policy. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+    /// Adam learning rate of the control variate. Default 0.01
+    /// (baselines.md).
+    pub control_variate_lr: f64,
+}
+
+impl Default for LaxSettings {
+    fn default() -> Self {
+        LaxSettings {
+            sigma2: 0.05,
+            policy_samples: 1,
+            samples: 3000,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+            control_variate_lr: 0.01,
+        }
+    }
+}
+
+impl LaxSettings {
+    /// Checks every setting (`lax.*` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let x = self;
+        positive("lax.sigma2", x.sigma2)?;
+        at_least("lax.policy_samples", x.policy_samples, 1)?;
+        at_most("lax.policy_samples", x.policy_samples, 100_000)?;
+        at_least("lax.samples", x.samples, 1)?;
+        at_most("lax.samples", x.samples, MAX_SAMPLES)?;
+        positive("lax.lr", x.lr)?;
+        betas("lax.betas", x.betas)?;
+        positive("lax.control_variate_lr", x.control_variate_lr)
+    }
+
+    /// Calls per step: `policy_samples * M`.
+    pub fn cost(&self) -> CallCost {
+        let (k, m) = (self.policy_samples as u64, self.samples as u64);
+        CallCost::each(
+            k * m,
+            format!("policy_samples * M = {k} * {m}"),
+            "lax.policy_samples, lax.samples",
+        )
+    }
+}
 
 /// Stream label of the policy samples.
 const LAX_STREAM: u64 = 105;
@@ -150,43 +217,44 @@ impl ControlVariate {
     }
 }
 
-/// LAX with Adam on `(mu, log sigma)` and on the control variate.
+/// LAX with Adam on `(mu, log sigma)` (the [`PsiState`]'s Adam, `[2n]`)
+/// and on the control variate.
 pub struct Lax {
-    objective: Arc<dyn Objective>,
-    seed: u64,
-    policy_samples: usize,
-    samples: usize,
+    base: Base,
+    settings: LaxSettings,
     log_sigma: Vec<f64>,
     cv: ControlVariate,
     cv_adam: Adam,
-    policy_adam: Adam,
+    /// This iteration's policy samples `(b, e)` (drawn again by `ask`
+    /// after a restore).
     drawn: Vec<(Vec<f64>, Vec<f64>)>,
-    psi: Vec<f64>,
-    iteration: u64,
-    asked: Asked,
+}
+
+/// What LAX keeps besides its [`PsiState`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LaxState {
+    log_sigma: Vec<f64>,
+    control_variate: Vec<f64>,
+    control_variate_adam: Option<Adam>,
 }
 
 impl Lax {
-    /// LAX for a resolved configuration (`[lax]`).
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.lax;
-        let psi = cfg.start().to_vec();
-        let n = psi.len();
-        let mut rng = rng_from_seed(derive_seed(cfg.config.seed, &[LAX_STREAM, u64::MAX]));
+    /// LAX with `settings` on `problem`, from its start point.
+    pub fn new(settings: &LaxSettings, problem: &Problem, seed: u64) -> Self {
+        let n = problem.start.len();
+        let mut rng = rng_from_seed(derive_seed(seed, &[LAX_STREAM, u64::MAX]));
         let cv = ControlVariate::new(n, &mut rng);
+        let policy = AdamSettings::new(settings.lr, settings.betas);
+        let mut base = Base::new(Method::Lax, problem, seed, None);
+        base.state.adam = Some(policy.adam(2 * n));
         Lax {
-            objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
-            policy_samples: c.policy_samples,
-            samples: c.samples,
-            log_sigma: vec![0.5 * c.sigma2.ln(); n],
-            cv_adam: Adam::new(cv.phi.len(), c.control_variate_lr, 0.9, 0.999, 1e-8),
+            base,
+            log_sigma: vec![0.5 * settings.sigma2.ln(); n],
+            cv_adam: AdamSettings::new(settings.control_variate_lr, [0.9, 0.999])
+                .adam(cv.phi.len()),
             cv,
-            policy_adam: Adam::new(2 * n, c.lr, c.betas[0], c.betas[1], 1e-8),
+            settings: settings.clone(),
             drawn: Vec::new(),
-            psi,
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
         }
     }
 
@@ -197,22 +265,19 @@ impl Lax {
 }
 
 impl Optimizer for Lax {
-    fn name(&self) -> &str {
-        "lax"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
         let sigma = self.sigma();
-        let mut rng = rng_from_seed(derive_seed(self.seed, &[LAX_STREAM, self.iteration]));
-        self.drawn = (0..self.policy_samples)
+        let st = &self.base.state;
+        let mut rng = rng_from_seed(derive_seed(st.seed, &[LAX_STREAM, st.iteration]));
+        self.drawn = (0..self.settings.policy_samples)
             .map(|_| {
-                let e: Vec<f64> = (0..self.psi.len())
+                let e: Vec<f64> = (0..st.psi.len())
                     .map(|_| Distribution::<f64>::sample(&StandardNormal, &mut rng))
                     .collect();
-                let b = self
+                let b = st
                     .psi
                     .iter()
                     .zip(&sigma)
@@ -223,13 +288,13 @@ impl Optimizer for Lax {
             })
             .collect();
         let points: Vec<Vec<f64>> = self.drawn.iter().map(|(b, _)| b.clone()).collect();
-        Ok(self.asked.ask(self.iteration, &points, self.samples))
+        Ok(self.base.ask(&points, self.settings.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
-        let f = outcome_means(self.objective.as_ref(), outcomes)?;
-        let n = self.psi.len();
+        self.base.answered(outcomes)?;
+        let f = self.base.means(outcomes)?;
+        let n = self.base.state.psi.len();
         let sigma = self.sigma();
         let k = self.drawn.len() as f64;
         let mut g = vec![0.0; 2 * n];
@@ -241,8 +306,13 @@ impl Optimizer for Lax {
             dphi.iter_mut().zip(&vs).for_each(|(a, v)| *a += v / k);
         }
         // theta = (mu, log sigma), one Adam step; then the control variate.
-        let mut theta: Vec<f64> = self.psi.iter().chain(&self.log_sigma).copied().collect();
-        adam_step("lax", &mut self.policy_adam, &mut theta, &g, None, None)?;
+        let st = &mut self.base.state;
+        let mut theta: Vec<f64> = st.psi.iter().chain(&self.log_sigma).copied().collect();
+        let policy_adam = st
+            .adam
+            .as_mut()
+            .ok_or_else(|| Error::Protocol("lax has no policy Adam".into()))?;
+        adam_step("lax", policy_adam, &mut theta, &g, None, None)?;
         if let Some(bad) = dphi.iter().find(|v| !v.is_finite()) {
             return Err(Error::Diverged {
                 method: "lax".into(),
@@ -250,31 +320,54 @@ impl Optimizer for Lax {
             });
         }
         self.cv_adam.step(&mut self.cv.phi, &dphi);
-        let previous = self.psi.clone();
-        self.psi.copy_from_slice(&theta[..n]);
+        let previous = st.psi.clone();
+        st.psi.copy_from_slice(&theta[..n]);
         // keep sigma in [1e-6, 1e3] so that a collapsing or exploding
         // policy stays finite
         for (l, t) in self.log_sigma.iter_mut().zip(&theta[n..]) {
             *l = t.clamp(1e-6f64.ln(), 1e3f64.ln());
         }
-        self.iteration += 1;
+        st.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&g[..n]),
-            step_length: super::trust_region::distance(&self.psi, &previous),
+            step_length: distance(&st.psi, &previous),
             surrogate_objective: f.iter().sum::<f64>() / k,
             ..StepReport::default()
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        self.policy_samples as u64 * self.samples as u64
+        self.settings.cost().first
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&LaxState {
+            log_sigma: self.log_sigma.clone(),
+            control_variate: self.cv.phi.clone(),
+            control_variate_adam: Some(self.cv_adam.clone()),
+        })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let n = self.base.state.psi.len();
+        let s: LaxState = self.base.restore(state)?;
+        let cv_adam = s
+            .control_variate_adam
+            .filter(|a| a.m.len() == self.cv.phi.len() && a.v.len() == self.cv.phi.len());
+        match cv_adam {
+            Some(a) if s.log_sigma.len() == n && s.control_variate.len() == self.cv.phi.len() => {
+                self.log_sigma = s.log_sigma;
+                self.cv.phi = s.control_variate;
+                self.cv_adam = a;
+                Ok(())
+            }
+            _ => Err(Error::Protocol(format!(
+                "saved lax state does not fit dimension {n}"
+            ))),
+        }
     }
 }

@@ -1,148 +1,249 @@
 //! L-GSO as an ask/tell state machine (paper, Algorithm 1; lgso.md
-//! "One iteration").
+//! "One iteration"), with its settings (`[lgso]`).
 //!
-//! `ask` draws the trust-region design around psi (N Latin-hypercube points
-//! in `[psi - eps, psi + eps]` plus psi) and requests M samples at each.
-//! `tell` takes the samples in the trust region (new and, with
-//! `reuse_history`, earlier ones), fits a fresh surrogate, estimates
-//! `grad E[R]` through it from K samples, takes one Adam step and projects
-//! it onto the Euclidean ball of radius eps around the previous psi.
+//! Follow psi through one iteration in this file:
+//! 1. `ask`: the trust-region design around psi (N Latin-hypercube points
+//!    in `[psi - eps, psi + eps]` plus psi, clipped to the bounds:
+//!    [`trust_region_design`], [`clip_design`]), M samples requested at
+//!    each point (the driver evaluates them with an
+//!    [`crate::evaluate::Evaluator`] and appends them to the [`History`]).
+//! 2. `tell`: the samples in the trust region, new and, with
+//!    `reuse_history`, earlier ones ([`History::in_box_indices`]);
+//! 3. a fresh surrogate fitted on them ([`Surrogate::fit`]);
+//! 4. `grad E[R]` through it from K samples ([`pathwise_gradient`]);
+//! 5. one Adam step on psi, projected onto the Euclidean ball of radius
+//!    eps around the previous psi and clamped into the bounds
+//!    ([`crate::optimizer::adam::adam_step`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use rand::seq::index::sample as sample_indices;
+use serde::{Deserialize, Serialize};
 
-use super::{project_to_ball, Adam, Optimizer};
-use crate::config::ResolvedConfig;
+use super::adam::{Adam, AdamSettings};
+use super::state::Base;
+use super::trust_region::{clip_design, trust_region_design};
+use super::{norm, CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, betas, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
-use crate::design::{clamp_to_bounds, clip_design, trust_region_design};
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::{Objective, Simulator};
+use crate::problem::{Problem, ProblemDefaults, Simulator};
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed, stream};
-use crate::surrogate::{pathwise_gradient, Surrogate};
+use crate::surrogate::{pathwise_gradient, Surrogate, SurrogateKind};
 
-/// L-GSO settings and state.
-pub struct Lgso {
-    simulator: Arc<dyn Simulator>,
-    objective: Arc<dyn Objective>,
-    surrogate: Box<dyn Surrogate>,
-    seed: u64,
-    n_points: usize,
-    eps: f64,
-    samples_per_point: usize,
-    gradient_samples: usize,
-    reuse_optimizer: bool,
-    reuse_history: bool,
-    max_train_samples: usize,
-    project: bool,
-    psi: Vec<f64>,
-    adam: Adam,
-    iteration: u64,
-    pending: Option<Vec<Request>>,
-    bounds: Option<Vec<(f64, f64)>>,
+/// L-GSO settings as written in a configuration (`[lgso]`; lgso.md,
+/// "Defaults used for the paper's results"); the settings without a value
+/// take the problem's defaults ([`LgsoConfig::resolve`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LgsoConfig {
+    /// Surrogate family: `gan` (the conditional Cramer GAN, default),
+    /// `ffjord` (a conditional continuous normalizing flow) or `mdn` (a
+    /// conditional mixture density network); see
+    /// [`crate::surrogate::SURROGATES`].
+    pub surrogate: String,
+    /// `N`, parameter points per iteration drawn by Latin hypercube in the
+    /// trust region (the centre is added: N + 1 points). Default: per
+    /// problem (three hump 4, Rosenbrock 15, submanifold Rosenbrock 20,
+    /// hump 40-D 5, Boston 20).
+    pub n_points: Option<usize>,
+    /// Trust-region half-width `eps` (`step_data_gen`). Default: per problem
+    /// (0.5, 0.2, 0.2, 0.2, 0.1).
+    pub eps: Option<f64>,
+    /// `M`, samples per parameter point (`n_samples_per_dim`). Default: per
+    /// problem (3000, the paper's, except three hump: 1000).
+    pub samples_per_point: Option<usize>,
+    /// `K`, surrogate samples for the psi gradient (`num_repetitions`).
+    /// Default 10000.
+    pub gradient_samples: usize,
+    /// Adam learning rate on psi. Default: per problem (the paper's 0.1;
+    /// three hump 0.3, see [`crate::problem::ProblemDefaults::lr`]).
+    pub lr: Option<f64>,
+    /// Adam betas on psi. Default (0.9, 0.999) (PyTorch's).
+    pub betas: [f64; 2],
+    /// Adam epsilon on psi. Default 1e-8.
+    pub adam_eps: f64,
+    /// Keep Adam's moments across iterations (`reuse_optimizer`). Default true.
+    pub reuse_optimizer: bool,
+    /// Train on earlier samples inside the trust region too. Default true.
+    pub reuse_history: bool,
+    /// At most this many samples are trained on; above it a random subset
+    /// is drawn (the reference's cap). Default 1000000.
+    pub max_train_samples: usize,
+    /// Project each step onto the Euclidean ball of radius eps around the
+    /// previous psi. Default true.
+    pub project: bool,
 }
 
-/// What [`Lgso::save_state`](Optimizer::save_state) writes: everything that
-/// changes between iterations. Every random stream of iteration `t` is
-/// derived from `(seed, stream, t)` ([`crate::seed::derive_seed`]), so the
-/// seed and the iteration are the RNG state.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct LgsoState {
-    method: String,
-    psi: Vec<f64>,
-    adam: Adam,
-    iteration: u64,
-    seed: u64,
+impl Default for LgsoConfig {
+    fn default() -> Self {
+        LgsoConfig {
+            surrogate: "gan".into(),
+            n_points: None,
+            eps: None,
+            samples_per_point: None,
+            gradient_samples: 10_000,
+            lr: None,
+            betas: [0.9, 0.999],
+            adam_eps: 1e-8,
+            reuse_optimizer: true,
+            reuse_history: true,
+            max_train_samples: 1_000_000,
+            project: true,
+        }
+    }
+}
+
+/// L-GSO settings with every default filled in ([`LgsoConfig::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LgsoSettings {
+    /// The surrogate family.
+    pub surrogate: SurrogateKind,
+    /// `N`, Latin-hypercube points per iteration.
+    pub n_points: usize,
+    /// Trust-region half-width `eps`.
+    pub eps: f64,
+    /// `M`, samples per point.
+    pub samples_per_point: usize,
+    /// `K`, surrogate samples for the gradient.
+    pub gradient_samples: usize,
+    /// Adam on psi (`lr`, `betas`, `adam_eps`).
+    pub adam: AdamSettings,
+    /// Keep Adam's moments across iterations.
+    pub reuse_optimizer: bool,
+    /// Train on earlier samples in the trust region too.
+    pub reuse_history: bool,
+    /// Most samples trained on.
+    pub max_train_samples: usize,
+    /// Project each step onto the eps-ball.
+    pub project: bool,
+}
+
+impl LgsoConfig {
+    /// Checks every setting and fills the absent ones from the problem's
+    /// `defaults`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key (`lgso.*`).
+    pub fn resolve(&self, defaults: &ProblemDefaults) -> Result<LgsoSettings> {
+        let l = self;
+        if let Some(m) = l.samples_per_point {
+            at_most("lgso.samples_per_point", m, MAX_SAMPLES)?;
+        }
+        if let Some(n) = l.n_points {
+            at_most("lgso.n_points", n, 100_000)?;
+        }
+        at_most("lgso.gradient_samples", l.gradient_samples, MAX_SAMPLES)?;
+        let surrogate = SurrogateKind::parse(&l.surrogate)?;
+        if let Some(eps) = l.eps {
+            positive("lgso.eps", eps)?;
+        }
+        if l.n_points == Some(0) {
+            return Err(Error::config("lgso.n_points", "an integer >= 1", 0));
+        }
+        if l.samples_per_point == Some(0) {
+            return Err(Error::config(
+                "lgso.samples_per_point",
+                "an integer >= 1",
+                0,
+            ));
+        }
+        at_least("lgso.gradient_samples", l.gradient_samples, 1)?;
+        at_least("lgso.max_train_samples", l.max_train_samples, 1)?;
+        if let Some(lr) = l.lr {
+            positive("lgso.lr", lr)?;
+        }
+        betas("lgso.betas", l.betas)?;
+        positive("lgso.adam_eps", l.adam_eps)?;
+        Ok(LgsoSettings {
+            surrogate,
+            n_points: l.n_points.unwrap_or(defaults.n_points),
+            eps: l.eps.unwrap_or(defaults.eps),
+            samples_per_point: l.samples_per_point.unwrap_or(defaults.samples_per_point),
+            gradient_samples: l.gradient_samples,
+            adam: AdamSettings {
+                lr: l.lr.unwrap_or(defaults.lr),
+                betas: l.betas,
+                eps: l.adam_eps,
+            },
+            reuse_optimizer: l.reuse_optimizer,
+            reuse_history: l.reuse_history,
+            max_train_samples: l.max_train_samples,
+            project: l.project,
+        })
+    }
+}
+
+impl LgsoSettings {
+    /// Calls per iteration: `(N + 1) M`.
+    pub fn cost(&self) -> CallCost {
+        let (n, m) = (self.n_points as u64, self.samples_per_point as u64);
+        CallCost::each(
+            (n + 1) * m,
+            format!("(N + 1) * M = ({n} + 1) * {m}"),
+            "lgso.n_points, lgso.samples_per_point",
+        )
+    }
+}
+
+/// L-GSO: its settings, its surrogate family and its state.
+pub struct Lgso {
+    base: Base,
+    settings: LgsoSettings,
+    simulator: Arc<dyn Simulator>,
+    surrogate: Box<dyn Surrogate>,
 }
 
 impl std::fmt::Debug for Lgso {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lgso")
-            .field("psi", &self.psi)
-            .field("iteration", &self.iteration)
+            .field("psi", &self.base.state.psi)
+            .field("iteration", &self.base.state.iteration)
             .finish()
     }
 }
 
 impl Lgso {
-    /// L-GSO for a resolved configuration, starting at its start point, with
-    /// the given surrogate family.
-    pub fn new(cfg: &ResolvedConfig, surrogate: Box<dyn Surrogate>) -> Self {
-        let l = &cfg.config.lgso;
-        let psi = cfg.start().to_vec();
+    /// L-GSO with `settings` and the `surrogate` family on `problem`,
+    /// starting at its start point.
+    pub fn new(
+        settings: &LgsoSettings,
+        surrogate: Box<dyn Surrogate>,
+        problem: &Problem,
+        seed: u64,
+    ) -> Self {
         Lgso {
-            simulator: cfg.problem.simulator.clone(),
-            objective: cfg.problem.objective.clone(),
+            base: Base::new(Method::Lgso, problem, seed, Some(&settings.adam)),
+            settings: settings.clone(),
+            simulator: problem.simulator.clone(),
             surrogate,
-            seed: cfg.config.seed,
-            n_points: cfg.n_points(),
-            eps: cfg.eps(),
-            samples_per_point: cfg.samples_per_point(),
-            gradient_samples: l.gradient_samples,
-            reuse_optimizer: l.reuse_optimizer,
-            reuse_history: l.reuse_history,
-            max_train_samples: l.max_train_samples,
-            project: l.project,
-            adam: Adam::new(psi.len(), cfg.lr(), l.betas[0], l.betas[1], l.adam_eps),
-            psi,
-            iteration: 0,
-            pending: None,
-            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
         }
     }
 
     /// The Adam state on psi.
-    pub fn adam(&self) -> &Adam {
-        &self.adam
-    }
-}
-
-impl Optimizer for Lgso {
-    fn name(&self) -> &str {
-        "lgso"
+    pub fn adam(&self) -> Option<&Adam> {
+        self.base.state.adam.as_ref()
     }
 
-    fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = &self.pending {
-            return Ok(p.clone());
-        }
-        let it = self.iteration;
-        let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::DESIGN, it]));
-        let mut design = trust_region_design(&self.psi, self.eps, self.n_points, &mut rng);
-        if let Some(b) = &self.bounds {
-            clip_design(&mut design, &self.psi, self.eps, b);
-        }
-        let requests: Vec<Request> = (0..design.rows())
-            .map(|i| Request {
-                id: (it << 20) + i as u64,
-                iteration: it,
-                psi: design.row(i).to_vec(),
-                count: self.samples_per_point,
-                seed: derive_seed(self.seed, &[stream::REQUEST, it, i as u64]),
-            })
-            .collect();
-        self.pending = Some(requests.clone());
-        Ok(requests)
-    }
-
-    fn tell(&mut self, outcomes: &[Outcome], history: &History) -> Result<StepReport> {
-        super::take_answered(&mut self.pending, outcomes)?;
-        let it = self.iteration;
-        // Training data: every stored sample in the trust region (this
-        // iteration's and, with reuse, earlier ones), capped at random.
-        let mut idx = if self.reuse_history {
-            history.in_box_indices(&self.psi, self.eps)
+    /// Training data: every stored sample in the trust region (this
+    /// iteration's and, with reuse, earlier ones), capped at random.
+    /// Returns the row indices into the history and how many were reused.
+    fn training_rows(&self, history: &History) -> (Vec<usize>, usize) {
+        let (s, st) = (&self.settings, &self.base.state);
+        let it = st.iteration;
+        let mut idx = if s.reuse_history {
+            history.in_box_indices(&st.psi, s.eps)
         } else {
             (0..history.len())
                 .filter(|&i| history.iteration_of(i) == it)
                 .collect()
         };
-        if idx.len() > self.max_train_samples {
-            let mut rng = rng_from_seed(derive_seed(self.seed, &[stream::REUSE, it]));
-            let keep = sample_indices(&mut rng, idx.len(), self.max_train_samples);
+        if idx.len() > s.max_train_samples {
+            let mut rng = rng_from_seed(derive_seed(st.seed, &[stream::REUSE, it]));
+            let keep = sample_indices(&mut rng, idx.len(), s.max_train_samples);
             let mut kept: Vec<usize> = keep.into_iter().map(|j| idx[j]).collect();
             kept.sort_unstable();
             idx = kept;
@@ -151,18 +252,42 @@ impl Optimizer for Lgso {
             .iter()
             .filter(|&&i| history.iteration_of(i) != it)
             .count();
+        (idx, reused)
+    }
+}
+
+impl Optimizer for Lgso {
+    fn ask(&mut self) -> Result<Vec<Request>> {
+        if let Some(p) = self.base.pending() {
+            return Ok(p);
+        }
+        let (s, st) = (&self.settings, &self.base.state);
+        let mut rng = rng_from_seed(derive_seed(st.seed, &[stream::DESIGN, st.iteration]));
+        let mut design = trust_region_design(&st.psi, s.eps, s.n_points, &mut rng);
+        if let Some(b) = &self.base.bounds {
+            clip_design(&mut design, &st.psi, s.eps, b);
+        }
+        let points: Vec<Vec<f64>> = (0..design.rows()).map(|i| design.row(i).to_vec()).collect();
+        let m = s.samples_per_point;
+        Ok(self.base.ask(&points, m))
+    }
+
+    fn tell(&mut self, outcomes: &[Outcome], history: &History) -> Result<StepReport> {
+        self.base.answered(outcomes)?;
+        let (seed, it) = (self.base.state.seed, self.base.state.iteration);
+        let (idx, reused) = self.training_rows(history);
         let data = history.samples().select(&idx);
 
         let t_fit = Instant::now();
-        let mut fit_rng = rng_from_seed(derive_seed(self.seed, &[stream::FIT, it]));
+        let mut fit_rng = rng_from_seed(derive_seed(seed, &[stream::FIT, it]));
         let fitted = self.surrogate.fit(&data, &mut fit_rng)?;
         let seconds_fit = t_fit.elapsed().as_secs_f64();
 
         let t_grad = Instant::now();
-        let mut grad_rng = rng_from_seed(derive_seed(self.seed, &[stream::GRADIENT, it]));
+        let k = self.settings.gradient_samples;
+        let mut grad_rng = rng_from_seed(derive_seed(seed, &[stream::GRADIENT, it]));
         let x = if self.simulator.samples_x() {
-            self.simulator
-                .sample_x(self.gradient_samples, &mut grad_rng)
+            self.simulator.sample_x(k, &mut grad_rng)
         } else {
             // x ~ q(x) does not depend on psi: resample the inputs the
             // simulator drew for the training data (its empirical q(x)).
@@ -171,42 +296,30 @@ impl Optimizer for Lgso {
                     "no samples in the trust region to train on (every request failed)".into(),
                 ));
             }
-            let rows: Vec<usize> = (0..self.gradient_samples)
+            let rows: Vec<usize> = (0..k)
                 .map(|_| rand::Rng::random_range(&mut grad_rng, 0..data.len()))
                 .collect();
             data.x.select_rows(&rows)
         };
         let (value, grad) = pathwise_gradient(
             fitted.as_ref(),
-            self.objective.as_ref(),
-            &self.psi,
+            self.base.objective.as_ref(),
+            &self.base.state.psi,
             &x,
             &mut grad_rng,
         )?;
         let seconds_gradient = t_grad.elapsed().as_secs_f64();
 
-        if !self.reuse_optimizer {
-            self.adam.reset();
+        if !self.settings.reuse_optimizer {
+            if let Some(adam) = self.base.state.adam.as_mut() {
+                adam.reset();
+            }
         }
-        let previous = self.psi.clone();
-        self.adam.step(&mut self.psi, &grad);
-        if self.project {
-            project_to_ball(&mut self.psi, &previous, self.eps);
-        }
-        if let Some(b) = &self.bounds {
-            clamp_to_bounds(&mut self.psi, b);
-        }
-        if let Some(bad) = self.psi.iter().find(|v| !v.is_finite()) {
-            let bad = *bad;
-            self.psi = previous;
-            return Err(Error::Surrogate(format!(
-                "the Adam step produced a non-finite psi ({bad}); psi is kept at the previous value"
-            )));
-        }
-        let step_length = super::trust_region::distance(&self.psi, &previous);
-        self.iteration += 1;
+        let project = self.settings.project.then_some(self.settings.eps);
+        let step_length = self.base.step(&grad, project)?;
+        self.base.state.iteration += 1;
         Ok(StepReport {
-            grad_norm: grad.iter().map(|g| g * g).sum::<f64>().sqrt(),
+            grad_norm: norm(&grad),
             step_length,
             train_samples: data.len(),
             reused_samples: reused,
@@ -216,47 +329,20 @@ impl Optimizer for Lgso {
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        (self.n_points as u64 + 1) * self.samples_per_point as u64
+        self.settings.cost().first
     }
 
-    fn save_state(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(LgsoState {
-            method: "lgso".into(),
-            psi: self.psi.clone(),
-            adam: self.adam.clone(),
-            iteration: self.iteration,
-            seed: self.seed,
-        })
-        .ok()
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&())
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        let s: LgsoState = serde_json::from_value(state.clone())
-            .map_err(|e| Error::Protocol(format!("saved lgso state does not parse: {e}")))?;
-        if s.method != "lgso" || s.psi.len() != self.psi.len() || s.seed != self.seed {
-            return Err(Error::Protocol(format!(
-                "saved state is of method {} with {} parameters and seed {}, expected lgso with {} and seed {}",
-                s.method,
-                s.psi.len(),
-                s.seed,
-                self.psi.len(),
-                self.seed
-            )));
-        }
-        self.psi = s.psi;
-        self.adam = s.adam;
-        self.iteration = s.iteration;
-        self.pending = None;
-        Ok(())
+        self.base.restore::<()>(state)
     }
 
     fn tolerates_missing(&self) -> bool {

@@ -7,43 +7,82 @@
 //! scheme, error `O(h^2)` plus Monte Carlo noise of standard deviation about
 //! `sd(R) / (h sqrt(2 M))`).
 
-use std::sync::Arc;
+use serde::{Deserialize, Serialize};
 
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::adam::AdamSettings;
+use super::state::Base;
+use super::{norm, CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, betas, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
 use crate::error::Result;
 use crate::history::History;
-use crate::problem::Objective;
+use crate::problem::Problem;
 use crate::report::StepReport;
+
+/// Numerical differentiation settings (`[numdiff]`; baselines.md): central
+/// differences per coordinate, each value the mean of `samples` draws, then
+/// one Adam step. Cost per step `2 n samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NumDiffSettings {
+    /// Finite-difference step `h`. Default 0.1.
+    pub step: f64,
+    /// Draws averaged per function value (`M`). Default 3000.
+    pub samples: usize,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for NumDiffSettings {
+    fn default() -> Self {
+        NumDiffSettings {
+            step: 0.1,
+            samples: 3000,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+impl NumDiffSettings {
+    /// Checks every setting (`numdiff.*` keys in messages).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] naming the key.
+    pub fn validate(&self) -> Result<()> {
+        positive("numdiff.step", self.step)?;
+        at_least("numdiff.samples", self.samples, 1)?;
+        at_most("numdiff.samples", self.samples, MAX_SAMPLES)?;
+        positive("numdiff.lr", self.lr)?;
+        betas("numdiff.betas", self.betas)
+    }
+
+    /// Calls per step for psi of dimension `n`: `2 n M`.
+    pub fn cost(&self, n: usize) -> CallCost {
+        let (n, m) = (n as u64, self.samples as u64);
+        CallCost::each(
+            2 * n * m,
+            format!("2 n M = 2 * {n} * {m}"),
+            "numdiff.samples",
+        )
+    }
+}
 
 /// Central finite differences + Adam.
 pub struct NumDiff {
-    objective: Arc<dyn Objective>,
-    step: f64,
-    samples: usize,
-    psi: Vec<f64>,
-    adam: Adam,
-    bounds: Option<Vec<(f64, f64)>>,
-    iteration: u64,
-    asked: Asked,
+    base: Base,
+    settings: NumDiffSettings,
 }
 
 impl NumDiff {
-    /// The baseline for a resolved configuration (`[numdiff]` settings),
-    /// starting at its start point.
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.numdiff;
-        let psi = cfg.start().to_vec();
+    /// The baseline with `settings` on `problem`, from its start point.
+    pub fn new(settings: &NumDiffSettings, problem: &Problem, seed: u64) -> Self {
+        let adam = AdamSettings::new(settings.lr, settings.betas);
         NumDiff {
-            objective: cfg.problem.objective.clone(),
-            step: c.step,
-            samples: c.samples,
-            adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
-            psi,
-            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
+            base: Base::new(Method::NumDiff, problem, seed, Some(&adam)),
+            settings: settings.clone(),
         }
     }
 
@@ -71,31 +110,20 @@ impl NumDiff {
 }
 
 impl Optimizer for NumDiff {
-    fn name(&self) -> &str {
-        "numdiff"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
-        let points = NumDiff::points(&self.psi, self.step);
-        Ok(self.asked.ask(self.iteration, &points, self.samples))
+        let points = NumDiff::points(&self.base.state.psi, self.settings.step);
+        Ok(self.base.ask(&points, self.settings.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
-        let values = outcome_means(self.objective.as_ref(), outcomes)?;
-        let grad = NumDiff::gradient(&values, self.step);
-        let step_length = adam_step(
-            "numdiff",
-            &mut self.adam,
-            &mut self.psi,
-            &grad,
-            None,
-            self.bounds.as_deref(),
-        )?;
-        self.iteration += 1;
+        self.base.answered(outcomes)?;
+        let values = self.base.means(outcomes)?;
+        let grad = NumDiff::gradient(&values, self.settings.step);
+        let step_length = self.base.step(&grad, None)?;
+        self.base.state.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&grad),
             step_length,
@@ -104,15 +132,19 @@ impl Optimizer for NumDiff {
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        2 * self.psi.len() as u64 * self.samples as u64
+        self.settings.cost(self.base.state.psi.len()).first
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&())
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        self.base.restore::<()>(state)
     }
 }

@@ -12,18 +12,87 @@
 //! means: `b <- (1 - d) b + d mean_s f_s` after each step, started at the
 //! first batch's mean. One Adam step on psi follows.
 
-use std::sync::Arc;
-
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 
-use super::{adam_step, norm, outcome_means, Adam, Asked, Optimizer};
-use crate::config::ResolvedConfig;
+use super::adam::AdamSettings;
+use super::state::Base;
+use super::{norm, CallCost, Method, Optimizer, PsiState};
+use crate::check::{at_least, at_most, betas, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::History;
-use crate::problem::Objective;
+use crate::problem::Problem;
 use crate::report::StepReport;
 use crate::seed::{derive_seed, rng_from_seed};
+
+/// REINFORCE settings (`[reinforce]`; "Learning to Simulate", Ruiz et al.
+/// 2019; baselines.md): a Gaussian policy `N(psi, sigma^2 I)` over
+/// parameters. Cost per step `policy_samples * samples` calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReinforceSettings {
+    /// Policy variance `sigma^2`. Default 0.05.
+    pub sigma2: f64,
+    /// Policy samples per step. Default 25.
+    pub policy_samples: usize,
+    /// Draws averaged per policy sample (`M`). Default 3000.
+    pub samples: usize,
+    /// Weight of the newest mean reward in the baseline's exponentially
+    /// weighted moving average. Default 0.05.
+    pub baseline_decay: f64,
+    /// Adam learning rate. Default 0.1.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+}
+
+impl Default for ReinforceSettings {
+    fn default() -> Self {
+        ReinforceSettings {
+            sigma2: 0.05,
+            policy_samples: 25,
+            samples: 3000,
+            baseline_decay: 0.05,
+            lr: 0.1,
+            betas: [0.9, 0.999],
+        }
+    }
+}
+
+impl ReinforceSettings {
+    /// Checks every setting (`reinforce.*` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key.
+    pub fn validate(&self) -> Result<()> {
+        let r = self;
+        positive("reinforce.sigma2", r.sigma2)?;
+        at_least("reinforce.policy_samples", r.policy_samples, 2)?;
+        at_most("reinforce.policy_samples", r.policy_samples, 100_000)?;
+        at_least("reinforce.samples", r.samples, 1)?;
+        at_most("reinforce.samples", r.samples, MAX_SAMPLES)?;
+        if !(r.baseline_decay.is_finite() && r.baseline_decay > 0.0 && r.baseline_decay <= 1.0) {
+            return Err(Error::config(
+                "reinforce.baseline_decay",
+                "a number in (0, 1]",
+                r.baseline_decay,
+            ));
+        }
+        positive("reinforce.lr", r.lr)?;
+        betas("reinforce.betas", r.betas)
+    }
+
+    /// Calls per step: `policy_samples * M`.
+    pub fn cost(&self) -> CallCost {
+        let (s, m) = (self.policy_samples as u64, self.samples as u64);
+        CallCost::each(
+            s * m,
+            format!("policy_samples * M = {s} * {m}"),
+            "reinforce.policy_samples, reinforce.samples",
+        )
+    }
+}
 
 /// Stream label of the policy samples.
 const POLICY_STREAM: u64 = 102;
@@ -49,82 +118,71 @@ pub fn score_function_gradient(
 
 /// REINFORCE with Adam.
 pub struct Reinforce {
-    objective: Arc<dyn Objective>,
-    seed: u64,
-    sigma2: f64,
-    policy_samples: usize,
-    samples: usize,
-    decay: f64,
+    base: Base,
+    settings: ReinforceSettings,
+    /// The moving-average baseline `b` (saved); `None` before the first
+    /// step.
     baseline: Option<f64>,
+    /// This iteration's policy samples (drawn again by `ask` after a
+    /// restore).
     drawn: Vec<Vec<f64>>,
-    psi: Vec<f64>,
-    adam: Adam,
-    bounds: Option<Vec<(f64, f64)>>,
-    iteration: u64,
-    asked: Asked,
+}
+
+/// What REINFORCE keeps besides its [`PsiState`].
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct ReinforceState {
+    baseline: Option<f64>,
 }
 
 impl Reinforce {
-    /// The baseline method for a resolved configuration (`[reinforce]`).
-    pub fn new(cfg: &ResolvedConfig) -> Self {
-        let c = &cfg.config.reinforce;
-        let psi = cfg.start().to_vec();
+    /// The baseline method with `settings` on `problem`, from its start
+    /// point.
+    pub fn new(settings: &ReinforceSettings, problem: &Problem, seed: u64) -> Self {
+        let adam = AdamSettings::new(settings.lr, settings.betas);
         Reinforce {
-            objective: cfg.problem.objective.clone(),
-            seed: cfg.config.seed,
-            sigma2: c.sigma2,
-            policy_samples: c.policy_samples,
-            samples: c.samples,
-            decay: c.baseline_decay,
+            base: Base::new(Method::Reinforce, problem, seed, Some(&adam)),
+            settings: settings.clone(),
             baseline: None,
             drawn: Vec::new(),
-            adam: Adam::new(psi.len(), c.lr, c.betas[0], c.betas[1], 1e-8),
-            psi,
-            bounds: cfg.bounds().map(<[(f64, f64)]>::to_vec),
-            iteration: 0,
-            asked: Asked::new(cfg.config.seed),
         }
     }
 }
 
 impl Optimizer for Reinforce {
-    fn name(&self) -> &str {
-        "reinforce"
-    }
-
     fn ask(&mut self) -> Result<Vec<Request>> {
-        if let Some(p) = self.asked.pending() {
+        if let Some(p) = self.base.pending() {
             return Ok(p);
         }
-        let sigma = self.sigma2.sqrt();
-        let mut rng = rng_from_seed(derive_seed(self.seed, &[POLICY_STREAM, self.iteration]));
-        self.drawn = (0..self.policy_samples)
+        let sigma = self.settings.sigma2.sqrt();
+        let st = &self.base.state;
+        let mut rng = rng_from_seed(derive_seed(st.seed, &[POLICY_STREAM, st.iteration]));
+        self.drawn = (0..self.settings.policy_samples)
             .map(|_| {
-                self.psi
+                st.psi
                     .iter()
                     .map(|p| p + sigma * Distribution::<f64>::sample(&StandardNormal, &mut rng))
                     .collect::<Vec<f64>>()
             })
             .collect();
-        Ok(self.asked.ask(self.iteration, &self.drawn, self.samples))
+        Ok(self.base.ask(&self.drawn, self.settings.samples))
     }
 
     fn tell(&mut self, outcomes: &[Outcome], _history: &History) -> Result<StepReport> {
-        self.asked.answered(outcomes)?;
-        let f = outcome_means(self.objective.as_ref(), outcomes)?;
+        self.base.answered(outcomes)?;
+        let f = self.base.means(outcomes)?;
         let mean = f.iter().sum::<f64>() / f.len() as f64;
         let baseline = self.baseline.unwrap_or(mean);
-        let grad = score_function_gradient(&self.psi, &self.drawn, &f, baseline, self.sigma2);
-        let step_length = adam_step(
-            "reinforce",
-            &mut self.adam,
-            &mut self.psi,
-            &grad,
-            None,
-            self.bounds.as_deref(),
-        )?;
-        self.baseline = Some((1.0 - self.decay) * baseline + self.decay * mean);
-        self.iteration += 1;
+        let grad = score_function_gradient(
+            &self.base.state.psi,
+            &self.drawn,
+            &f,
+            baseline,
+            self.settings.sigma2,
+        );
+        let step_length = self.base.step(&grad, None)?;
+        let decay = self.settings.baseline_decay;
+        self.baseline = Some((1.0 - decay) * baseline + decay * mean);
+        self.base.state.iteration += 1;
         Ok(StepReport {
             grad_norm: norm(&grad),
             step_length,
@@ -133,15 +191,23 @@ impl Optimizer for Reinforce {
         })
     }
 
-    fn psi(&self) -> &[f64] {
-        &self.psi
-    }
-
-    fn iteration(&self) -> u64 {
-        self.iteration
+    fn state(&self) -> &PsiState {
+        &self.base.state
     }
 
     fn calls_per_iteration(&self) -> u64 {
-        self.policy_samples as u64 * self.samples as u64
+        self.settings.cost().first
+    }
+
+    fn save_state(&self) -> Result<serde_json::Value> {
+        self.base.save(&ReinforceState {
+            baseline: self.baseline,
+        })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
+        let extra: ReinforceState = self.base.restore(state)?;
+        self.baseline = extra.baseline;
+        Ok(())
     }
 }

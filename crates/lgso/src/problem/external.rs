@@ -19,11 +19,78 @@
 use std::sync::Arc;
 
 use candle_core::{DType, Tensor};
+use serde::{Deserialize, Serialize};
 
 use super::{Dims, Objective, Problem, ProblemDefaults, Simulator};
 use crate::data::Matrix;
 use crate::error::{Error, Result};
 use crate::seed::Rng;
+
+/// The objective `R(y)` for an external simulator (`[objective]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ObjectiveSettings {
+    /// `identity` (default: y is the per-sample objective), `mean`,
+    /// `weighted_sum`, `squared_distance` or `window`.
+    pub kind: String,
+    /// Weights of `weighted_sum`, `[m]`.
+    pub weights: Option<Vec<f64>>,
+    /// Target of `squared_distance`, `[m]`.
+    pub target: Option<Vec<f64>>,
+    /// `[a, b]` of `window`.
+    pub window: Option<[f64; 2]>,
+}
+
+impl Default for ObjectiveSettings {
+    fn default() -> Self {
+        ObjectiveSettings {
+            kind: "identity".into(),
+            weights: None,
+            target: None,
+            window: None,
+        }
+    }
+}
+
+impl ObjectiveSettings {
+    /// The family this table describes.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown kind or a missing setting.
+    pub fn family(&self) -> Result<ObjectiveFamily> {
+        use ObjectiveFamily as F;
+        let need = |key: &str, what: &str| Error::config(key, what, "nothing");
+        Ok(match self.kind.as_str() {
+            "identity" => F::Identity,
+            "mean" => F::Mean,
+            "weighted_sum" => F::WeightedSum(self.weights.clone().ok_or_else(|| {
+                need(
+                    "objective.weights",
+                    "weights = [m numbers] for weighted_sum",
+                )
+            })?),
+            "squared_distance" => F::SquaredDistance(self.target.clone().ok_or_else(|| {
+                need(
+                    "objective.target",
+                    "target = [m numbers] for squared_distance",
+                )
+            })?),
+            "window" => {
+                let [a, b] = self
+                    .window
+                    .ok_or_else(|| need("objective.window", "window = [a, b] for window"))?;
+                F::Window(a, b)
+            }
+            other => {
+                return Err(Error::config(
+                    "objective.kind",
+                    format!("one of {}", OBJECTIVE_KINDS.join(", ")),
+                    format!("{other:?}"),
+                ))
+            }
+        })
+    }
+}
 
 /// What lgso knows of an external simulator (from its handshake).
 #[derive(Debug, Clone, PartialEq)]

@@ -36,22 +36,134 @@ use super::mlp::{randn, Activation, Init, Mlp};
 use super::ode::Solver;
 use super::train::{fit_likelihood, LikelihoodFit, Prepared, Scaling, Schedule, HALF_LN_2PI};
 use super::{FitReport, FittedSurrogate, Surrogate};
-use crate::config::FfjordConfig;
+use crate::check::{at_least, at_most, betas, non_negative, positive, widths, MAX_SAMPLES};
 use crate::data::Samples;
 use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// FFJORD surrogate settings (lgso.md, "FFJORD surrogate of the
+/// reference"; [`crate::surrogate::ffjord`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FfjordSettings {
+    /// Hidden widths of the dynamics network `[y, t, x, psi] -> ... -> y`,
+    /// tanh. Default [32, 32] (one block).
+    pub hidden: Vec<usize>,
+    /// Adam learning rate. Default 1e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999) (PyTorch's).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 25.
+    pub epochs: usize,
+    /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
+    /// to the training y. Default 0.01.
+    pub instance_noise: f64,
+    /// ODE solver in training and sampling: `rk4` (classical Runge-Kutta,
+    /// `ode_steps` fixed steps) or `dopri5` (adaptive Dormand-Prince 5(4)
+    /// with `rtol`/`atol`, first step `1 / ode_steps`). Default `rk4`.
+    pub solver: String,
+    /// RK4 steps over `t in [0, 1]` (the initial step count of `dopri5`).
+    /// Default 4.
+    pub ode_steps: usize,
+    /// Relative tolerance of `dopri5`. Default 1e-5.
+    pub rtol: f64,
+    /// Absolute tolerance of `dopri5`. Default 1e-5.
+    pub atol: f64,
+    /// Exact divergence (one vector-Jacobian product per y dimension) for y
+    /// dimensions up to this; the Hutchinson estimator above. Default 2.
+    pub exact_trace_max_dim: usize,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit.
+    /// Default false (the reference keeps it constant).
+    pub cosine_decay: bool,
+    /// Shards per minibatch, as [`GanSettings::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl Default for FfjordSettings {
+    fn default() -> Self {
+        FfjordSettings {
+            hidden: vec![32, 32],
+            lr: 1e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 25,
+            instance_noise: 0.01,
+            solver: "rk4".into(),
+            ode_steps: 4,
+            rtol: 1e-5,
+            atol: 1e-5,
+            exact_trace_max_dim: 2,
+            cosine_decay: false,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+impl FfjordSettings {
+    /// The configured ODE solver.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an unknown `solver`.
+    pub fn solver(&self) -> Result<crate::surrogate::ode::Solver> {
+        use crate::surrogate::ode::Solver;
+        match self.solver.as_str() {
+            "rk4" => Ok(Solver::Rk4 {
+                steps: self.ode_steps,
+            }),
+            "dopri5" => Ok(Solver::Dopri5 {
+                rtol: self.rtol,
+                atol: self.atol,
+                initial_steps: self.ode_steps,
+            }),
+            other => Err(Error::config(
+                "ffjord.solver",
+                "\"rk4\" or \"dopri5\"",
+                format!("{other:?}"),
+            )),
+        }
+    }
+
+    /// Checks every setting (`[ffjord]` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key and the expected form.
+    pub fn validate(&self) -> Result<()> {
+        let f = self;
+        widths("ffjord.hidden", &f.hidden)?;
+        positive("ffjord.lr", f.lr)?;
+        betas("ffjord.betas", f.betas)?;
+        at_least("ffjord.batch_size", f.batch_size, 2)?;
+        at_most("ffjord.batch_size", f.batch_size, MAX_SAMPLES)?;
+        at_least("ffjord.epochs", f.epochs, 1)?;
+        non_negative("ffjord.instance_noise", f.instance_noise)?;
+        at_least("ffjord.ode_steps", f.ode_steps, 1)?;
+        at_most("ffjord.ode_steps", f.ode_steps, 10_000)?;
+        f.solver()?;
+        positive("ffjord.rtol", f.rtol)?;
+        positive("ffjord.atol", f.atol)?;
+        at_least("ffjord.shards", f.shards, 1)?;
+        at_most("ffjord.shards", f.shards, 1024)?;
+        Ok(())
+    }
+}
 
 /// The FFJORD surrogate family with its settings.
 #[derive(Debug, Clone)]
 pub struct Ffjord {
     /// Architecture, solver and training settings (the reference's
-    /// defaults in [`FfjordConfig::default`]).
-    pub config: FfjordConfig,
+    /// defaults in [`FfjordSettings::default`]).
+    pub settings: FfjordSettings,
 }
 
 impl Ffjord {
     /// An FFJORD surrogate with the given settings.
-    pub fn new(config: FfjordConfig) -> Self {
-        Ffjord { config }
+    pub fn new(settings: FfjordSettings) -> Self {
+        Ffjord { settings }
     }
 }
 
@@ -220,7 +332,7 @@ impl Ffjord {
     /// diverging fit; tensor errors.
     pub fn fit_ffjord(&self, data: &Samples, rng: &mut crate::seed::Rng) -> Result<FittedFfjord> {
         let start = Instant::now();
-        let cfg = &self.config;
+        let cfg = &self.settings;
         let prep = Prepared::new(data)?;
         let (m, c) = (prep.m, prep.c);
         let net = dynamics_net(m, c, &cfg.hidden, rng)?;

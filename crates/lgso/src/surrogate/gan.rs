@@ -28,23 +28,150 @@ use super::train::{
     Scaling, Schedule, Shard,
 };
 use super::{FitReport, FittedSurrogate, Surrogate};
-use crate::config::GanConfig;
+use crate::check::{at_least, at_most, betas, non_negative, positive, MAX_SAMPLES, MAX_WIDTH};
 use crate::data::Samples;
 use crate::error::{Error, Result};
 use crate::seed::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Conditional Cramer GAN settings (lgso.md, "GAN surrogate of the
+/// reference").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GanSettings {
+    /// Dimension of the generator noise z. Default 150.
+    pub noise_dim: usize,
+    /// Generator hidden widths; the first two layers use tanh, the last
+    /// leaky ReLU. Default [100, 100, 100].
+    pub generator_hidden: Vec<usize>,
+    /// Critic hidden widths; the first layer uses tanh, the rest leaky ReLU.
+    /// Default [100, 100].
+    pub critic_hidden: Vec<usize>,
+    /// Critic output dimension (Cramer GAN feature space). Default 256.
+    pub critic_outputs: usize,
+    /// Adam learning rate of both nets. Default 8e-4.
+    pub lr: f64,
+    /// Adam betas of both nets. Default (0.5, 0.999).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 15.
+    pub epochs: usize,
+    /// Critic updates per minibatch. Default 1.
+    pub critic_steps: usize,
+    /// Generator updates per minibatch. Default 1.
+    pub generator_steps: usize,
+    /// Instance noise: N(0,1) * this * (per-column std of the batch) is added
+    /// to real and generated y. Default 0.01.
+    pub instance_noise: f64,
+    /// Coefficient of the one-sided gradient penalty. Default 10.
+    pub gradient_penalty: f64,
+    /// Negative slope of the leaky ReLU. Default 0.01 (PyTorch's).
+    pub leaky_slope: f64,
+    /// Each minibatch is split into this many shards whose loss gradients
+    /// are computed independently and averaged (weighted by rows), which is
+    /// the gradient of the whole minibatch; only the instance-noise spread of
+    /// generated samples and the random streams are per shard. The result
+    /// depends on `shards`, never on `threads`. Default 2.
+    pub shards: usize,
+    /// Threads used by one fit, running the shards in parallel. 0 = all
+    /// cores. Default 0.
+    pub threads: usize,
+}
+
+impl Default for GanSettings {
+    fn default() -> Self {
+        GanSettings {
+            noise_dim: 150,
+            generator_hidden: vec![100, 100, 100],
+            critic_hidden: vec![100, 100],
+            critic_outputs: 256,
+            lr: 8e-4,
+            betas: [0.5, 0.999],
+            batch_size: 512,
+            epochs: 15,
+            critic_steps: 1,
+            generator_steps: 1,
+            instance_noise: 0.01,
+            gradient_penalty: 10.0,
+            leaky_slope: 0.01,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+impl GanSettings {
+    /// Checks every setting (`[gan]` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key and the expected form.
+    pub fn validate(&self) -> Result<()> {
+        let g = self;
+        at_least("gan.noise_dim", g.noise_dim, 1)?;
+        at_most("gan.noise_dim", g.noise_dim, MAX_WIDTH)?;
+        at_most("gan.critic_outputs", g.critic_outputs, MAX_WIDTH)?;
+        for (key, widths) in [
+            ("gan.generator_hidden", &g.generator_hidden),
+            ("gan.critic_hidden", &g.critic_hidden),
+        ] {
+            if let Some(&w) = widths.iter().find(|&&w| w > MAX_WIDTH) {
+                return Err(Error::config(
+                    key,
+                    format!("widths of at most {MAX_WIDTH}"),
+                    w,
+                ));
+            }
+        }
+        at_most("gan.batch_size", g.batch_size, MAX_SAMPLES)?;
+        at_most("gan.shards", g.shards, 1024)?;
+        if g.generator_hidden.is_empty() || g.generator_hidden.contains(&0) {
+            return Err(Error::config(
+                "gan.generator_hidden",
+                "a non-empty list of positive widths, e.g. [100, 100, 100]",
+                format!("{:?}", g.generator_hidden),
+            ));
+        }
+        if g.critic_hidden.is_empty() || g.critic_hidden.contains(&0) {
+            return Err(Error::config(
+                "gan.critic_hidden",
+                "a non-empty list of positive widths, e.g. [100, 100]",
+                format!("{:?}", g.critic_hidden),
+            ));
+        }
+        at_least("gan.critic_outputs", g.critic_outputs, 1)?;
+        positive("gan.lr", g.lr)?;
+        betas("gan.betas", g.betas)?;
+        at_least("gan.batch_size", g.batch_size, 2)?;
+        at_least("gan.epochs", g.epochs, 1)?;
+        at_least("gan.critic_steps", g.critic_steps, 1)?;
+        at_least("gan.generator_steps", g.generator_steps, 1)?;
+        non_negative("gan.instance_noise", g.instance_noise)?;
+        non_negative("gan.gradient_penalty", g.gradient_penalty)?;
+        if !(0.0..1.0).contains(&g.leaky_slope) {
+            return Err(Error::config(
+                "gan.leaky_slope",
+                "a number in [0, 1)",
+                g.leaky_slope,
+            ));
+        }
+        at_least("gan.shards", g.shards, 1)?;
+        Ok(())
+    }
+}
 
 /// The Cramer GAN surrogate family with its settings.
 #[derive(Debug, Clone)]
 pub struct CramerGan {
     /// Architecture and training settings (paper defaults in
-    /// [`GanConfig::default`]).
-    pub config: GanConfig,
+    /// [`GanSettings::default`]).
+    pub settings: GanSettings,
 }
 
 impl CramerGan {
     /// A GAN surrogate with the given settings.
-    pub fn new(config: GanConfig) -> Self {
-        CramerGan { config }
+    pub fn new(settings: GanSettings) -> Self {
+        CramerGan { settings }
     }
 }
 
@@ -94,7 +221,7 @@ fn cramer_generator_loss(h: &Tensor, b: usize) -> candle_core::Result<Tensor> {
 /// The networks of one fit. Shards of a minibatch are processed in parallel
 /// (`&self` only); the gradients are then combined and applied by the caller.
 struct Nets<'a> {
-    cfg: &'a GanConfig,
+    cfg: &'a GanSettings,
     generator: Mlp,
     critic: Mlp,
     m: usize,
@@ -248,7 +375,7 @@ impl CramerGan {
     /// [`Error::Surrogate`] for empty or non-finite data; tensor errors.
     pub fn fit_gan(&self, data: &Samples, rng: &mut Rng) -> Result<FittedGan> {
         let start = Instant::now();
-        let cfg = &self.config;
+        let cfg = &self.settings;
         let prep = Prepared::new(data)?;
         let (m, c) = (prep.m, prep.c);
         let noise = cfg.noise_dim;

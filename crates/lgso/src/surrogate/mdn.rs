@@ -34,10 +34,81 @@ use candle_core::Tensor;
 use super::mlp::{tensor_f32, Activation, Init, Mlp};
 use super::train::{fit_likelihood, LikelihoodFit, Prepared, Scaling, Schedule, HALF_LN_2PI};
 use super::{FitReport, FittedSurrogate, Surrogate};
-use crate::config::MdnConfig;
+use crate::check::{
+    at_least, at_most, betas, non_negative, positive, widths, MAX_SAMPLES, MAX_WIDTH,
+};
 use crate::data::Samples;
 use crate::error::{Error, Result};
 use crate::seed::Rng;
+use serde::{Deserialize, Serialize};
+
+/// Mixture-density-network surrogate settings
+/// ([`crate::surrogate::mdn`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MdnSettings {
+    /// Gaussian components per y coordinate. Default 5.
+    pub components: usize,
+    /// Hidden widths of each coordinate's network, tanh. Default [64, 64].
+    pub hidden: Vec<usize>,
+    /// Adam learning rate at the start of the fit. Default 3e-3.
+    pub lr: f64,
+    /// Adam betas. Default (0.9, 0.999).
+    pub betas: [f64; 2],
+    /// Minibatch size. Default 512.
+    pub batch_size: usize,
+    /// Passes over the training set per fit. Default 30.
+    pub epochs: usize,
+    /// Instance noise, as [`FfjordSettings::instance_noise`]. Default 0.01.
+    pub instance_noise: f64,
+    /// Decay the learning rate from `lr` to 0 along a cosine over the fit
+    /// (without it the last iterate keeps Adam's minibatch noise). Default
+    /// true.
+    pub cosine_decay: bool,
+    /// Shards per minibatch, as [`GanSettings::shards`]. Default 2.
+    pub shards: usize,
+    /// Threads of one fit (0 = all cores). Default 0.
+    pub threads: usize,
+}
+
+impl Default for MdnSettings {
+    fn default() -> Self {
+        MdnSettings {
+            components: 5,
+            hidden: vec![64, 64],
+            lr: 3e-3,
+            betas: [0.9, 0.999],
+            batch_size: 512,
+            epochs: 30,
+            instance_noise: 0.01,
+            cosine_decay: true,
+            shards: 2,
+            threads: 0,
+        }
+    }
+}
+
+impl MdnSettings {
+    /// Checks every setting (`[mdn]` keys in messages).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key and the expected form.
+    pub fn validate(&self) -> Result<()> {
+        let d = self;
+        at_least("mdn.components", d.components, 1)?;
+        at_most("mdn.components", d.components, MAX_WIDTH)?;
+        widths("mdn.hidden", &d.hidden)?;
+        positive("mdn.lr", d.lr)?;
+        betas("mdn.betas", d.betas)?;
+        at_least("mdn.batch_size", d.batch_size, 2)?;
+        at_most("mdn.batch_size", d.batch_size, MAX_SAMPLES)?;
+        at_least("mdn.epochs", d.epochs, 1)?;
+        non_negative("mdn.instance_noise", d.instance_noise)?;
+        at_least("mdn.shards", d.shards, 1)?;
+        at_most("mdn.shards", d.shards, 1024)?;
+        Ok(())
+    }
+}
 
 /// Bounds of `ln s` of a mixture component (standardized units).
 const LOG_SCALE_RANGE: (f64, f64) = (-7.0, 5.0);
@@ -46,14 +117,14 @@ const LOG_SCALE_RANGE: (f64, f64) = (-7.0, 5.0);
 #[derive(Debug, Clone)]
 pub struct Mdn {
     /// Architecture and training settings (defaults in
-    /// [`MdnConfig::default`]).
-    pub config: MdnConfig,
+    /// [`MdnSettings::default`]).
+    pub settings: MdnSettings,
 }
 
 impl Mdn {
     /// An MDN surrogate with the given settings.
-    pub fn new(config: MdnConfig) -> Self {
-        Mdn { config }
+    pub fn new(settings: MdnSettings) -> Self {
+        Mdn { settings }
     }
 }
 
@@ -279,7 +350,7 @@ impl Mdn {
     /// diverging fit; tensor errors.
     pub fn fit_mdn(&self, data: &Samples, rng: &mut Rng) -> Result<FittedMdn> {
         let start = Instant::now();
-        let cfg = &self.config;
+        let cfg = &self.settings;
         let prep = Prepared::new(data)?;
         let (m, c, k) = (prep.m, prep.c, cfg.components);
         let nets = (0..m)

@@ -28,9 +28,57 @@ pub mod mlp;
 pub mod ode;
 pub(crate) mod train;
 
-pub use ffjord::{Ffjord, FittedFfjord};
-pub use gan::{CramerGan, FittedGan};
-pub use mdn::{FittedMdn, Mdn};
+pub use ffjord::{Ffjord, FfjordSettings, FittedFfjord};
+pub use gan::{CramerGan, FittedGan, GanSettings};
+pub use mdn::{FittedMdn, Mdn, MdnSettings};
+
+/// The surrogate families `[lgso] surrogate` may name (the names of
+/// [`SurrogateKind::ALL`]).
+pub const SURROGATES: [&str; 3] = ["gan", "ffjord", "mdn"];
+
+/// A surrogate family (`[lgso] surrogate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SurrogateKind {
+    /// The conditional Cramer GAN of the paper ([`CramerGan`]).
+    Gan,
+    /// A conditional continuous normalizing flow ([`Ffjord`]).
+    Ffjord,
+    /// A conditional Gaussian-mixture density network ([`Mdn`]).
+    Mdn,
+}
+
+impl SurrogateKind {
+    /// Every family, in the order of [`SURROGATES`].
+    pub const ALL: [SurrogateKind; 3] = [
+        SurrogateKind::Gan,
+        SurrogateKind::Ffjord,
+        SurrogateKind::Mdn,
+    ];
+
+    /// The family's name, e.g. `mdn`.
+    pub fn name(self) -> &'static str {
+        SURROGATES[self as usize]
+    }
+
+    /// The family called `name`: the one place where surrogate names are
+    /// matched.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (key `lgso.surrogate`) listing [`SURROGATES`].
+    pub fn parse(name: &str) -> Result<SurrogateKind> {
+        SURROGATES
+            .iter()
+            .position(|s| *s == name)
+            .map(|i| SurrogateKind::ALL[i])
+            .ok_or_else(|| {
+                Error::config(
+                    "lgso.surrogate",
+                    format!("one of {}", SURROGATES.join(", ")),
+                    format!("{name:?}"),
+                )
+            })
+    }
+}
 
 /// What one fit did, for the trace and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]

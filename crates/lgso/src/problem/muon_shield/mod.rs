@@ -104,6 +104,7 @@ pub mod field;
 pub mod geometry;
 pub mod materials;
 pub mod objective;
+mod settings;
 pub mod source;
 pub mod tracking;
 
@@ -111,6 +112,7 @@ pub use geometry::{
     bounds, check_psi, mass_and_gradient, psi_names, GeometryOptions, Shield, BASELINE, N_PSI,
 };
 pub use objective::{hit_weight, ship_fcn, ship_weight, HitsObjective, ShipFcnObjective};
+pub use settings::MuonShieldSettings;
 pub use source::{read_muon_csv, read_muon_file, read_muon_npy, Spectrum};
 pub use tracking::{EnergyLoss, MuonRng, Outcome, SimConfig, Status, Tracker};
 
