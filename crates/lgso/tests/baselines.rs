@@ -1,212 +1,51 @@
-//! The baseline optimizers of baselines.md on a noisy quadratic, with their
-//! simulator calls counted, and their building blocks against hand-computed
+//! The baselines of baselines.md beyond the checks every method passes
+//! (tests/conformance.rs): options of one method on the noisy quadratic
+//! (tests/quadratic), and their building blocks against hand-computed
 //! values.
-//!
-//! The noisy quadratic: psi in R^3, `x ~ N(0, 1)`,
-//! `y = ||psi - 1||^2 + 0.1 x`, `R = y`, so `E[R] = ||psi - 1||^2`
-//! (minimum 0 at psi = 1) and every draw is one counted simulator call.
-//! Start (3, -1, 2): `E[R] = 4 + 4 + 1 = 9`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use candle_core::Tensor;
-use lgso::config::{Config, ResolvedConfig};
-use lgso::data::Matrix;
-use lgso::driver::{run, run_method, Observer};
+use lgso::driver::run;
 use lgso::optimizer::bo::{expected_improvement, normal_cdf, Gp, Matern52};
 use lgso::optimizer::cmaes::CmaesParameters;
 use lgso::optimizer::ges::{covariance, orthonormal_basis, perturbation};
 use lgso::optimizer::lax::ControlVariate;
 use lgso::optimizer::reinforce::score_function_gradient;
 use lgso::optimizer::{Ges, NumDiff};
-use lgso::problem::{Dims, ExactObjective, Objective, Problem, ProblemDefaults, Simulator};
-use lgso::report::{IterationReport, StopReason};
-use lgso::seed::{rng_from_seed, Rng};
+use lgso::seed::rng_from_seed;
 use rand_distr::{Distribution, StandardNormal};
 
-const START: [f64; 3] = [3.0, -1.0, 2.0];
+mod quadratic;
 
-struct NoisyQuadratic {
-    calls: AtomicU64,
-}
+use quadratic::{quadratic_with, START};
 
-impl Simulator for NoisyQuadratic {
-    fn name(&self) -> &str {
-        "noisy-quadratic"
-    }
-    fn dims(&self) -> Dims {
-        Dims { psi: 3, x: 1, y: 1 }
-    }
-    fn sample_x(&self, count: usize, rng: &mut Rng) -> Matrix {
-        let v = (0..count)
-            .map(|_| Distribution::<f64>::sample(&StandardNormal, rng))
-            .collect();
-        Matrix::from_vec(count, 1, v).unwrap()
-    }
-    fn simulate(&self, psi: &[f64], x: &Matrix, _rng: &mut Rng) -> lgso::Result<Matrix> {
-        self.calls.fetch_add(x.rows() as u64, Ordering::SeqCst);
-        let q: f64 = psi.iter().map(|p| (p - 1.0).powi(2)).sum();
-        Matrix::from_vec(
-            x.rows(),
-            1,
-            (0..x.rows()).map(|i| q + 0.1 * x.get(i, 0)).collect(),
-        )
-    }
-}
-
-impl ExactObjective for NoisyQuadratic {
-    fn value(&self, psi: &[f64]) -> f64 {
-        psi.iter().map(|p| (p - 1.0).powi(2)).sum()
-    }
-    fn gradient(&self, psi: &[f64]) -> Vec<f64> {
-        psi.iter().map(|p| 2.0 * (p - 1.0)).collect()
-    }
-}
-
-/// R = y.
-struct Identity;
-impl Objective for Identity {
-    fn per_sample(&self, y: &Tensor, _x: &Tensor, _psi: &Tensor) -> candle_core::Result<Tensor> {
-        y.squeeze(1)
-    }
-}
-
-/// A resolved config for `method` on the noisy quadratic with `M = 100`
-/// draws per point; monitor draws 10 per report.
-fn quadratic(method: &str, budget: u64) -> (ResolvedConfig, Arc<NoisyQuadratic>) {
-    quadratic_with(method, budget, |_| {})
-}
-
-/// As [`quadratic`], with `edit` applied to the configuration before it is
-/// resolved.
-fn quadratic_with(
-    method: &str,
-    budget: u64,
-    edit: impl FnOnce(&mut Config),
-) -> (ResolvedConfig, Arc<NoisyQuadratic>) {
-    let sim = Arc::new(NoisyQuadratic {
-        calls: AtomicU64::new(0),
-    });
-    let mut config = Config {
-        method: method.into(),
-        seed: 3,
-        ..Config::default()
-    };
-    config.stop.budget = Some(budget);
-    config.monitor.samples = Some(10);
-    config.start = Some(START.to_vec());
-    config.numdiff.samples = 100;
-    config.ges.samples = 100;
-    config.reinforce.samples = 100;
-    config.cmaes.samples = 100;
-    config.bo.samples = 100;
-    config.lax.samples = 100;
-    config.oracle.calls_per_step = Some(100);
-    edit(&mut config);
-    let problem = Problem {
-        name: "noisy-quadratic",
-        description: "test",
-        simulator: sim.clone(),
-        objective: Arc::new(Identity),
-        start: START.to_vec(),
-        defaults: ProblemDefaults {
-            n_points: 3,
-            eps: 0.5,
-            samples_per_point: 100,
-            lr: 0.1,
-        },
-        target: 0.0,
-        exact: Some(sim.clone()),
-        bounds: None,
-        psi_names: None,
-    };
-    (config.resolve_with(problem).unwrap(), sim)
-}
-
-#[derive(Default)]
-struct Rows(Vec<IterationReport>);
-impl Observer for Rows {
-    fn on_iteration(&mut self, r: &IterationReport) -> lgso::Result<()> {
-        self.0.push(r.clone());
-        Ok(())
-    }
-}
-
-/// Runs `method` on the quadratic with `budget` calls; checks the call
-/// accounting and that the exact `E[R]` at the final psi is below `goal`.
-fn lowers_the_quadratic(method: &str, budget: u64, per_iteration: u64, goal: f64) {
-    let (cfg, sim) = quadratic(method, budget);
-    assert_eq!(cfg.calls_per_iteration(), per_iteration, "{method}");
-    let mut rows = Rows::default();
-    let s = run_method(&cfg, &mut [&mut rows]).unwrap();
-    assert_eq!(s.optimizer, method);
-    assert_eq!(s.stop_reason, StopReason::Budget, "{method}");
-    let iterations = budget / per_iteration;
-    assert_eq!(s.iterations, iterations, "{method}");
-    assert_eq!(s.calls, iterations * per_iteration, "{method}");
-    // Every draw is charged, except the 10 monitor draws per report.
-    assert_eq!(
-        sim.calls.load(Ordering::SeqCst),
-        s.calls + 10 * (iterations + 1),
-        "{method}: draws made vs calls charged"
-    );
-    let calls: Vec<u64> = rows.0.iter().map(|r| r.calls).collect();
-    let expected: Vec<u64> = (0..=iterations).map(|i| i * per_iteration).collect();
-    assert_eq!(calls, expected, "{method}");
-    assert_eq!(s.objective_start.round(), 9.0);
-    let value = s.objective_final_exact.unwrap();
-    eprintln!(
-        "{method}: E[R] 9 -> {value:.4} in {} calls, psi {:?}",
-        s.calls, s.psi_final
-    );
-    assert!(
-        value < goal,
-        "{method}: E[R] = {value} at {:?}",
-        s.psi_final
-    );
+#[test]
+fn ges_guided_by_numdiff_pays_for_the_differences() {
+    let (cfg, sim) = quadratic_with("ges", 12_000, |c| c.ges.guide = "numdiff".into());
+    // 2 (P + n) M = 2 * (3 + 3) * 100.
+    assert_eq!(cfg.calls_per_iteration(), 1200);
+    let mut opt = Ges::new(&cfg.ges, &cfg.problem, cfg.seed);
+    let s = run(&cfg, &mut opt, &mut []).unwrap();
+    assert_eq!(s.iterations, 10);
+    assert_eq!(sim.calls.load(Ordering::SeqCst), 12_000 + 10 * 11);
+    assert!(s.objective_final_exact.unwrap() < 9.0);
 }
 
 #[test]
-fn numdiff_lowers_the_quadratic() {
-    // 2 n M = 2 * 3 * 100 = 600 calls per step; 80 Adam steps of ~0.1.
-    lowers_the_quadratic("numdiff", 48_000, 600, 0.05);
+fn a_diverging_method_fails_without_losing_psi() {
+    // An Adam learning rate of 1e308 sends psi to infinity in one step.
+    let (cfg, _) = quadratic_with("numdiff", 6_000, |c| c.numdiff.lr = 1e308);
+    let mut opt = NumDiff::new(&cfg.numdiff, &cfg.problem, cfg.seed);
+    let e = run(&cfg, &mut opt, &mut []).unwrap_err();
+    assert!(matches!(e, lgso::Error::Diverged { .. }), "{e}");
+    assert!(e.to_string().contains("numdiff"), "{e}");
+    use lgso::optimizer::Optimizer;
+    assert_eq!(opt.psi(), &START, "psi is kept at the last finite value");
 }
 
-#[test]
-fn ges_lowers_the_quadratic() {
-    // 2 P M = 2 * 3 * 100 = 600 calls per step.
-    lowers_the_quadratic("ges", 60_000, 600, 0.05);
-}
-
-#[test]
-fn reinforce_lowers_the_quadratic() {
-    // S M = 25 * 100 = 2500 calls per step.
-    lowers_the_quadratic("reinforce", 250_000, 2500, 0.1);
-}
-
-#[test]
-fn cmaes_lowers_the_quadratic() {
-    // lambda = 4 + floor(3 ln 3) = 7 candidates of 100 draws per step.
-    lowers_the_quadratic("cmaes", 42_000, 700, 0.05);
-}
-
-#[test]
-fn bo_lowers_the_quadratic() {
-    // 20 initial points of 100 draws, then one point per step: 2000 + 60 *
-    // 100 calls. Box: start +- 7.5, so the optimum is 2-3 units inside it.
-    let (cfg, sim) = quadratic("bo", 8_000);
-    assert_eq!(cfg.calls_per_iteration(), 2_000);
-    let s = run_method(&cfg, &mut []).unwrap();
-    assert_eq!(
-        (s.stop_reason.name(), s.iterations, s.calls),
-        ("budget", 61, 8_000)
-    );
-    assert_eq!(sim.calls.load(Ordering::SeqCst), 8_000 + 10 * 62);
-    let value = s.objective_final_exact.unwrap();
-    eprintln!("bo: E[R] 9 -> {value:.4}, psi {:?}", s.psi_final);
-    assert!(value < 0.5, "bo: E[R] = {value} at {:?}", s.psi_final);
-}
+// ---------------------------------------------------------------------------
+// Building blocks against hand-computed values.
+// ---------------------------------------------------------------------------
 
 #[test]
 fn gp_posterior_by_hand() {
@@ -252,12 +91,6 @@ fn expected_improvement_by_hand() {
     assert!((expected_improvement(0.0, 1.0, 1.0) - 1.083_316).abs() < 1e-5);
     // no uncertainty: the plain improvement
     assert_eq!(expected_improvement(3.0, 0.0, 1.0), 0.0);
-}
-
-#[test]
-fn lax_lowers_the_quadratic() {
-    // K = 1 policy sample of 100 draws per step.
-    lowers_the_quadratic("lax", 30_000, 100, 0.5);
 }
 
 #[test]
@@ -323,40 +156,6 @@ fn lax_estimate_is_unbiased_whatever_the_control_variate() {
         assert!((got - want).abs() < 0.05, "{mean:?}");
     }
 }
-
-#[test]
-fn oracle_lowers_the_quadratic() {
-    // calls_per_step = 100, Adam lr 0.1 with the eps = 0.5 projection.
-    lowers_the_quadratic("oracle", 8_000, 100, 0.01);
-}
-
-#[test]
-fn ges_guided_by_numdiff_pays_for_the_differences() {
-    let (cfg, sim) = quadratic_with("ges", 12_000, |c| c.ges.guide = "numdiff".into());
-    // 2 (P + n) M = 2 * (3 + 3) * 100.
-    assert_eq!(cfg.calls_per_iteration(), 1200);
-    let mut opt = Ges::new(&cfg.ges, &cfg.problem, cfg.seed);
-    let s = run(&cfg, &mut opt, &mut []).unwrap();
-    assert_eq!(s.iterations, 10);
-    assert_eq!(sim.calls.load(Ordering::SeqCst), 12_000 + 10 * 11);
-    assert!(s.objective_final_exact.unwrap() < 9.0);
-}
-
-#[test]
-fn a_diverging_method_fails_without_losing_psi() {
-    // An Adam learning rate of 1e308 sends psi to infinity in one step.
-    let (cfg, _) = quadratic_with("numdiff", 6_000, |c| c.numdiff.lr = 1e308);
-    let mut opt = NumDiff::new(&cfg.numdiff, &cfg.problem, cfg.seed);
-    let e = run(&cfg, &mut opt, &mut []).unwrap_err();
-    assert!(matches!(e, lgso::Error::Diverged { .. }), "{e}");
-    assert!(e.to_string().contains("numdiff"), "{e}");
-    use lgso::optimizer::Optimizer;
-    assert_eq!(opt.psi(), &START, "psi is kept at the last finite value");
-}
-
-// ---------------------------------------------------------------------------
-// Building blocks against hand-computed values.
-// ---------------------------------------------------------------------------
 
 #[test]
 fn central_differences_are_exact_on_a_quadratic() {
