@@ -50,14 +50,15 @@ struct SavedRef<'a, E> {
     method_state: &'a E,
 }
 
-/// A saved state as read back (`method_state` may be absent: L-GSO states
-/// written before it existed read as L-GSO states).
+/// A saved state as read back: the method's own part is read once the
+/// [`PsiState`] is known to belong to this method (it may be absent: L-GSO
+/// states written before it existed read as L-GSO states).
 #[derive(Deserialize)]
-struct Saved<E> {
+struct Saved {
     #[serde(flatten)]
     state: PsiState,
     #[serde(default)]
-    method_state: E,
+    method_state: serde_json::Value,
 }
 
 /// The part every optimizer shares: its [`PsiState`], the problem's
@@ -213,14 +214,12 @@ impl Base {
     /// # Errors
     /// [`Error::Protocol`] when it does not parse or belongs to another
     /// method, dimension or seed.
-    pub(crate) fn restore<E: DeserializeOwned + Default>(
-        &mut self,
-        value: &serde_json::Value,
-    ) -> Result<E> {
+    pub(crate) fn restore<E: DeserializeOwned>(&mut self, value: &serde_json::Value) -> Result<E> {
         let own = &self.state;
-        let saved: Saved<E> = serde_json::from_value(value.clone()).map_err(|e| {
+        let bad = |e: serde_json::Error| {
             Error::Protocol(format!("saved {} state does not parse: {e}", own.method))
-        })?;
+        };
+        let saved: Saved = serde_json::from_value(value.clone()).map_err(bad)?;
         let s = saved.state;
         let adam_fits = match (&s.adam, &own.adam) {
             (Some(a), Some(b)) => a.m.len() == b.m.len() && a.v.len() == b.m.len(),
@@ -242,8 +241,9 @@ impl Base {
                 own.seed
             )));
         }
+        let extra: E = serde_json::from_value(saved.method_state).map_err(bad)?;
         self.state = s;
         self.pending = None;
-        Ok(saved.method_state)
+        Ok(extra)
     }
 }
