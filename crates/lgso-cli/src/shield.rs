@@ -15,7 +15,7 @@ use lgso::problem::muon_shield::{
 use lgso::seed::rng_from_seed;
 use plotters::prelude::*;
 
-use crate::plot::register_font;
+use crate::chart::register_font;
 
 /// `println!` that returns an I/O error (e.g. a closed pipe) instead of
 /// panicking.
