@@ -1,4 +1,5 @@
-//! Command-line arguments (clap derive).
+//! Command-line arguments of every subcommand, `lgso shield`'s included
+//! (clap derive).
 //!
 //! Values are only parsed here; every check against a problem (names,
 //! dimensions, budgets) is left to the library's `Config::resolve`, so the
@@ -43,7 +44,7 @@ pub enum Command {
     /// external simulator with 1 and 2 workers against in-process.
     BenchProtocol(BenchProtocolArgs),
     /// The SHiP muon-shield simulator: simulate, draw, bench.
-    Shield(crate::shield::ShieldArgs),
+    Shield(ShieldArgs),
     /// Check a surrogate's gradients at psi: R fits on fresh trust-region
     /// data against the true gradient of E[R] (or a finite difference),
     /// with bias tests and plots.
@@ -280,6 +281,109 @@ pub struct BenchProtocolArgs {
     /// Seed of the requests.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
+}
+
+/// Arguments of `lgso shield`.
+#[derive(Debug, Args)]
+pub struct ShieldArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ShieldCommand,
+}
+
+/// The `lgso shield` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ShieldCommand {
+    /// Track muons through one shield configuration and print the fractions
+    /// per status, the hits, the objective, mass, length and wall time.
+    #[command(allow_negative_numbers = true)]
+    Simulate(ShieldSimulateArgs),
+    /// Draw the shield's layout in x-z and y-z with a few tracked muons (PNG).
+    #[command(allow_negative_numbers = true)]
+    Draw(ShieldDrawArgs),
+    /// Muons per second on one core and on all cores at 10 and 20 cm steps.
+    #[command(allow_negative_numbers = true)]
+    Bench(ShieldBenchArgs),
+}
+
+/// Options shared by the shield subcommands.
+#[derive(Debug, Args)]
+pub struct ShieldCommon {
+    /// The 42 parameters (cm): `baseline`, a file of 42 numbers separated
+    /// by spaces, commas, newlines or `|`, or a run's `psi.csv` (its last
+    /// row: the run's latest psi).
+    #[arg(
+        long,
+        value_name = "FILE|RUN/psi.csv|baseline",
+        default_value = "baseline"
+    )]
+    pub psi: String,
+    /// Input muons: `enhanced`, `physical`, or a file: CSV with columns
+    /// px,py,pz,x0,y0,z0,pdg (GeV/c, cm, PDG +-13; an 8th weight column is
+    /// ignored), or a NumPy `.npy` array of shape (n, 7) or (n, 8).
+    #[arg(
+        long,
+        value_name = "enhanced|physical|FILE",
+        default_value = "enhanced"
+    )]
+    pub spectrum: String,
+    /// Largest transport step, cm.
+    #[arg(long, value_name = "CM", default_value_t = 10.0)]
+    pub step: f64,
+    /// Common-random-numbers seed: the muons and their transport streams.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+    /// Multiply every field by F (0 = field off).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    pub field_scale: f64,
+    /// Mean energy loss only (no discrete radiative events).
+    #[arg(long)]
+    pub mean_loss: bool,
+    /// Check only physical validity, not the bounds of the 42 parameters.
+    #[arg(long)]
+    pub no_bounds: bool,
+    /// FairShip's stepGeo geometry: each magnet as slabs of 50 cm or less
+    /// with constant cross-sections (as the L-GSO service ran) instead of
+    /// a linear taper.
+    #[arg(long)]
+    pub step_geo: bool,
+}
+
+/// Arguments of `lgso shield simulate`.
+#[derive(Debug, Args)]
+pub struct ShieldSimulateArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: ShieldCommon,
+    /// Muons to track.
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = parse_count)]
+    pub muons: usize,
+}
+
+/// Arguments of `lgso shield draw`.
+#[derive(Debug, Args)]
+pub struct ShieldDrawArgs {
+    #[command(flatten)]
+    /// Shared options.
+    pub common: ShieldCommon,
+    /// Output PNG.
+    #[arg(long, value_name = "FILE", default_value = "shield.png")]
+    pub out: PathBuf,
+    /// Muons to draw (taken from the start of the muon sequence with p > 50
+    /// GeV/c, so that they cross the shield).
+    #[arg(long, value_name = "K", default_value_t = 24)]
+    pub tracks: usize,
+}
+
+/// Arguments of `lgso shield bench`.
+#[derive(Debug, Args)]
+pub struct ShieldBenchArgs {
+    /// Muons per measurement.
+    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = parse_count)]
+    pub muons: usize,
+    /// Input muons: `enhanced` or `physical`.
+    #[arg(long, value_name = "NAME", default_value = "enhanced")]
+    pub spectrum: String,
 }
 
 /// Parses a count of simulator calls: digits with optional `_` separators

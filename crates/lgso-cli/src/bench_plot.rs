@@ -12,14 +12,11 @@
 //! positive and they span more than two decades, as in `objective.png`.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::path::Path;
 
-use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
-use plotters::coord::types::RangedCoordf64;
-use plotters::prelude::*;
+use plotters::style::RGBColor;
 
-use crate::plot::{register_font, short_count, DrawResult, HEIGHT, WIDTH};
+use crate::chart::{extent, Band, Chart, Line, YAxis};
 
 /// The traces of one method on one problem.
 pub struct MethodTraces {
@@ -109,13 +106,8 @@ fn colour(method: &str, index: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-/// A method's curve, ready to draw.
-struct Curve {
-    label: String,
-    colour: RGBColor,
-    points: Vec<Spread>,
-    band: bool,
-}
+/// The opacity of a method's band.
+const BAND_ALPHA: f64 = 0.18;
 
 /// Draws the methods' traces on `problem` to `path` (a PNG), through a
 /// temporary file renamed over it.
@@ -128,210 +120,61 @@ pub fn comparison_png(
     target: Option<f64>,
     methods: &[MethodTraces],
 ) -> Result<(), String> {
-    register_font()?;
-    let curves: Vec<Curve> = methods
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let k = m.traces.len();
-            let mut notes = Vec::new();
-            if k > 1 {
-                notes.push(format!("median, min..max of {k} seeds"));
-            }
-            if m.failed > 0 {
-                notes.push(format!("{} failed", m.failed));
-            }
-            Curve {
-                label: if notes.is_empty() {
-                    m.method.clone()
-                } else {
-                    format!("{} ({})", m.method, notes.join("; "))
-                },
-                colour: colour(&m.method, i),
-                points: spread(&m.traces),
-                band: k > 1,
-            }
-        })
-        .collect();
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "bench.png".into());
-    // The backend picks the format from the extension: keep `.png` last.
-    let tmp = path.with_file_name(format!(".tmp-{name}"));
-    draw(&tmp, problem, target, &curves).map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn draw(path: &Path, problem: &str, target: Option<f64>, curves: &[Curve]) -> DrawResult {
-    let x_max = curves
-        .iter()
-        .flat_map(|c| c.points.iter().map(|p| p.calls))
-        .max()
-        .unwrap_or(0)
-        .max(1) as f64
-        * 1.03;
-    let values: Vec<f64> = curves
-        .iter()
-        .flat_map(|c| c.points.iter().flat_map(|p| [p.min, p.max]))
-        .chain(target.filter(|t| t.is_finite()))
-        .collect();
-    let (lo, hi) = values
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let log = lo > 0.0 && hi / lo > 100.0;
-    let entries = curves.len() + usize::from(target.is_some());
-
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let title = format!("{problem}: objective against simulator calls");
-    if log {
-        // headroom for the legend in the upper right
-        let y = (lo / 1.5)..(hi * 6.0 * 1.5f64.powi(entries as i32 / 3));
-        let floor = y.start;
-        chart(
-            &root,
-            &title,
-            0.0..x_max,
-            y.log_scale(),
-            floor,
-            target,
-            curves,
-            true,
-        )?;
-    } else {
-        let (lo, hi) = if lo.is_finite() && hi.is_finite() {
-            (lo, hi)
-        } else {
-            (-1.0, 1.0)
-        };
-        let pad = ((hi - lo) * 0.06).max(1e-9 * hi.abs().max(1.0)).max(1e-12);
-        // headroom for the legend in the upper right
-        let head = (0.1 + 0.06 * entries as f64) * (hi - lo);
-        let y = (lo - pad)..(hi + pad + head);
-        let floor = y.start;
-        chart(&root, &title, 0.0..x_max, y, floor, target, curves, false)?;
-    }
-    root.present()?;
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn chart<DB, Y>(
-    root: &DrawingArea<DB, plotters::coord::Shift>,
-    title: &str,
-    x: Range<f64>,
-    y: Y,
-    y_floor: f64,
-    target: Option<f64>,
-    curves: &[Curve],
-    log: bool,
-) -> DrawResult
-where
-    DB: DrawingBackend,
-    DB::ErrorType: 'static,
-    Y: AsRangedCoord<Value = f64>,
-    Y::CoordDescType: ValueFormatter<f64>,
-{
-    // Tick values that are zero up to rounding (-1.1e-16) print as 0.
-    let y_tiny = if log {
-        0.0
-    } else {
-        (y_floor.abs() + 1.0) * 1e-9
-    };
-    let x_lo = x.start;
-    let x_hi = x.end;
-    let x_coord: RangedCoordf64 = x.into();
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 26))
-        .margin(16)
-        .x_label_area_size(52)
-        .y_label_area_size(86)
-        .build_cartesian_2d(x_coord, y)?;
-    let y_desc = if log {
-        "objective E[R], Monte Carlo estimate (log scale)"
-    } else {
-        "objective E[R], Monte Carlo estimate"
-    };
-    chart
-        .configure_mesh()
-        .x_desc("simulator calls")
-        .y_desc(y_desc)
-        .x_label_formatter(&|v| short_count(*v))
-        .y_label_formatter(&|v| crate::text::num(if v.abs() < y_tiny { 0.0 } else { *v }))
-        .label_style(("sans-serif", 16))
-        .axis_desc_style(("sans-serif", 18))
-        .light_line_style(WHITE.mix(0.0))
-        .draw()?;
-
-    let clamp = |v: f64| {
-        if v.is_finite() {
-            v.max(y_floor)
-        } else {
-            y_floor
+    let spreads: Vec<Vec<Spread>> = methods.iter().map(|m| spread(&m.traces)).collect();
+    let mut bands = Vec::new();
+    let mut lines = Vec::new();
+    for (i, (m, points)) in methods.iter().zip(&spreads).enumerate() {
+        let k = m.traces.len();
+        let mut notes = Vec::new();
+        if k > 1 {
+            notes.push(format!("median, min..max of {k} seeds"));
         }
-    };
-    // Bands first, so that every line is drawn over every band.
-    for c in curves.iter().filter(|c| c.band && c.points.len() >= 2) {
-        let mut poly: Vec<(f64, f64)> = c
-            .points
-            .iter()
-            .map(|p| (p.calls as f64, clamp(p.max)))
-            .collect();
-        poly.extend(
-            c.points
-                .iter()
-                .rev()
-                .map(|p| (p.calls as f64, clamp(p.min))),
-        );
-        chart.draw_series(std::iter::once(Polygon::new(
-            poly,
-            c.colour.mix(0.18).filled(),
-        )))?;
-    }
-    for c in curves {
-        let colour = c.colour;
-        let band = if c.band { 0.18 } else { 0.0 };
-        chart
-            .draw_series(
-                LineSeries::new(
-                    c.points.iter().map(|p| (p.calls as f64, clamp(p.median))),
-                    colour.stroke_width(2),
-                )
-                .point_size(2),
-            )?
-            .label(c.label.clone())
-            .legend(move |(x, y)| {
-                // the band's swatch behind the line
-                EmptyElement::at((x, y))
-                    + Rectangle::new([(0, -6), (20, 6)], colour.mix(band).filled())
-                    + PathElement::new(vec![(0, 0), (20, 0)], colour.stroke_width(2))
+        if m.failed > 0 {
+            notes.push(format!("{} failed", m.failed));
+        }
+        let colour = colour(&m.method, i);
+        let band = k > 1;
+        if band {
+            bands.push(Band {
+                label: None,
+                colour,
+                alpha: BAND_ALPHA,
+                points: points
+                    .iter()
+                    .map(|p| (p.calls as f64, p.min, p.max))
+                    .collect(),
             });
+        }
+        lines.push(Line {
+            label: if notes.is_empty() {
+                m.method.clone()
+            } else {
+                format!("{} ({})", m.method, notes.join("; "))
+            },
+            colour,
+            points: points.iter().map(|p| (p.calls as f64, p.median)).collect(),
+            marker: 2,
+            // the band's swatch behind the line
+            swatch: band.then_some(BAND_ALPHA),
+        });
     }
 
-    if let Some(t) = target.filter(|t| t.is_finite() && (!log || *t > 0.0)) {
-        let style = BLACK.mix(0.7).stroke_width(2);
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x_lo, t), (x_hi, t)],
-                10,
-                6,
-                style,
-            ))?
-            .label(format!("target {}", crate::text::num(t)))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-    }
-
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
-    Ok(())
+    let points = || spreads.iter().flatten();
+    let (lo, hi) = extent(points().flat_map(|p| [p.min, p.max]).chain(target));
+    // headroom for the legend in the upper right, growing with its entries
+    let entries = methods.len() + usize::from(target.is_some());
+    let y = if YAxis::wants_log(lo, hi) {
+        YAxis::log(lo, hi, 1.5f64.powi(entries as i32 / 3))
+    } else {
+        YAxis::linear(lo, hi, 0.1 + 0.06 * entries as f64)
+    };
+    let max_calls = points().map(|p| p.calls).max().unwrap_or(0);
+    Chart::objective(problem, max_calls)
+        .y_axis("objective E[R], Monte Carlo estimate", y)
+        .bands(bands)
+        .lines(lines)
+        .target(target)
+        .write_png(path)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use plotters::prelude::*;
 
 use crate::args::DiagnoseArgs;
 use crate::bench::check_surrogate;
-use crate::plot::{register_font, DrawResult, HEIGHT, WIDTH};
+use crate::chart::{register_font, DrawResult, HEIGHT, WIDTH};
 use crate::run::load_config;
 use crate::run_dir::{unix_seconds, write_atomic};
 use crate::text;

@@ -2,10 +2,13 @@
 //! black-box optimization of stochastic simulators with local generative
 //! surrogates).
 //!
-//! A thin binary: `args` parses the command line, `run`, `problems` and
-//! `bench` glue it to the library, `run_dir`, `progress` and `plot` are the
-//! observers that record and show a run. Every error ends up here and is
-//! printed as one line, `error: ...` with its causes, with exit code 2.
+//! A thin binary: `args` parses the command line (the arguments of every
+//! subcommand), `run`, `resume`, `problems`, `bench`, `bench_protocol`,
+//! `diagnose` and `shield` glue it to the library, `run_dir`, `progress`
+//! and `plot` are the observers that record and show a run, `bench_plot`
+//! draws a benchmark's comparison plots; `plot` and `bench_plot` say what
+//! their charts show and `chart` draws them. Every error ends up here and
+//! is printed as one line, `error: ...` with its causes, with exit code 2.
 
 #![warn(missing_docs)]
 
@@ -19,6 +22,7 @@ mod args;
 mod bench;
 mod bench_plot;
 mod bench_protocol;
+mod chart;
 mod diagnose;
 mod external;
 mod plot;

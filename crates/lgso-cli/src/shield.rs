@@ -1,13 +1,13 @@
 //! `lgso shield`: the SHiP muon-shield simulator on its own
 //! (muon_shield.md): `simulate` one configuration, `draw` the layout with a
 //! few tracked muons, `bench` the tracking speed.
+//! Their arguments are in `args.rs` with every other command's.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use clap::{Args, Subcommand};
 use lgso::problem::muon_shield::{
     hit_weight, objective::SHIP_DEFAULT_MUONS, ship_fcn, ship_weight, EnergyLoss, MuonRng, Shield,
     ShieldSimulator, Spectrum, Status, Tracker, BASELINE, N_PSI,
@@ -15,7 +15,10 @@ use lgso::problem::muon_shield::{
 use lgso::seed::rng_from_seed;
 use plotters::prelude::*;
 
-use crate::plot::register_font;
+use crate::args::{
+    ShieldArgs, ShieldBenchArgs, ShieldCommand, ShieldCommon, ShieldDrawArgs, ShieldSimulateArgs,
+};
+use crate::chart::register_font;
 
 /// `println!` that returns an I/O error (e.g. a closed pipe) instead of
 /// panicking.
@@ -23,109 +26,6 @@ macro_rules! say {
     ($($t:tt)*) => {
         crate::text::out(&format!("{}\n", format_args!($($t)*)))?
     };
-}
-
-/// Arguments of `lgso shield`.
-#[derive(Debug, Args)]
-pub struct ShieldArgs {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: ShieldCommand,
-}
-
-/// The `lgso shield` subcommands.
-#[derive(Debug, Subcommand)]
-pub enum ShieldCommand {
-    /// Track muons through one shield configuration and print the fractions
-    /// per status, the hits, the objective, mass, length and wall time.
-    #[command(allow_negative_numbers = true)]
-    Simulate(SimulateArgs),
-    /// Draw the shield's layout in x-z and y-z with a few tracked muons (PNG).
-    #[command(allow_negative_numbers = true)]
-    Draw(DrawArgs),
-    /// Muons per second on one core and on all cores at 10 and 20 cm steps.
-    #[command(allow_negative_numbers = true)]
-    Bench(BenchArgs),
-}
-
-/// Options shared by the shield subcommands.
-#[derive(Debug, Args)]
-pub struct ShieldCommon {
-    /// The 42 parameters (cm): `baseline`, a file of 42 numbers separated
-    /// by spaces, commas, newlines or `|`, or a run's `psi.csv` (its last
-    /// row: the run's latest psi).
-    #[arg(
-        long,
-        value_name = "FILE|RUN/psi.csv|baseline",
-        default_value = "baseline"
-    )]
-    pub psi: String,
-    /// Input muons: `enhanced`, `physical`, or a file: CSV with columns
-    /// px,py,pz,x0,y0,z0,pdg (GeV/c, cm, PDG +-13; an 8th weight column is
-    /// ignored), or a NumPy `.npy` array of shape (n, 7) or (n, 8).
-    #[arg(
-        long,
-        value_name = "enhanced|physical|FILE",
-        default_value = "enhanced"
-    )]
-    pub spectrum: String,
-    /// Largest transport step, cm.
-    #[arg(long, value_name = "CM", default_value_t = 10.0)]
-    pub step: f64,
-    /// Common-random-numbers seed: the muons and their transport streams.
-    #[arg(long, value_name = "S", default_value_t = 1)]
-    pub seed: u64,
-    /// Multiply every field by F (0 = field off).
-    #[arg(long, value_name = "F", default_value_t = 1.0)]
-    pub field_scale: f64,
-    /// Mean energy loss only (no discrete radiative events).
-    #[arg(long)]
-    pub mean_loss: bool,
-    /// Check only physical validity, not the bounds of the 42 parameters.
-    #[arg(long)]
-    pub no_bounds: bool,
-    /// FairShip's stepGeo geometry: each magnet as slabs of 50 cm or less
-    /// with constant cross-sections (as the L-GSO service ran) instead of
-    /// a linear taper.
-    #[arg(long)]
-    pub step_geo: bool,
-}
-
-/// Arguments of `lgso shield simulate`.
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    #[command(flatten)]
-    /// Shared options.
-    pub common: ShieldCommon,
-    /// Muons to track.
-    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = crate::args::parse_count)]
-    pub muons: usize,
-}
-
-/// Arguments of `lgso shield draw`.
-#[derive(Debug, Args)]
-pub struct DrawArgs {
-    #[command(flatten)]
-    /// Shared options.
-    pub common: ShieldCommon,
-    /// Output PNG.
-    #[arg(long, value_name = "FILE", default_value = "shield.png")]
-    pub out: PathBuf,
-    /// Muons to draw (taken from the start of the muon sequence with p > 50
-    /// GeV/c, so that they cross the shield).
-    #[arg(long, value_name = "K", default_value_t = 24)]
-    pub tracks: usize,
-}
-
-/// Arguments of `lgso shield bench`.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// Muons per measurement.
-    #[arg(long, value_name = "N", default_value_t = 20_000, value_parser = crate::args::parse_count)]
-    pub muons: usize,
-    /// Input muons: `enhanced` or `physical`.
-    #[arg(long, value_name = "NAME", default_value = "enhanced")]
-    pub spectrum: String,
 }
 
 /// Runs `lgso shield ...`.
@@ -247,7 +147,7 @@ fn simulator(c: &ShieldCommon) -> anyhow::Result<ShieldSimulator> {
     Ok(sim)
 }
 
-fn simulate(a: &SimulateArgs) -> anyhow::Result<ExitCode> {
+fn simulate(a: &ShieldSimulateArgs) -> anyhow::Result<ExitCode> {
     let psi = read_psi(&a.common.psi)?;
     let sim = simulator(&a.common)?;
     let shield = build_shield(&sim, &psi, &a.common.psi)?;
@@ -332,7 +232,7 @@ fn in_window(hit: [f64; 2], pdg: f64) -> bool {
     (-3.0..=2.9).contains(&xf) && (hit[1] * 0.01).abs() < 5.0
 }
 
-fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
+fn bench(a: &ShieldBenchArgs) -> anyhow::Result<ExitCode> {
     let spectrum = match a.spectrum.as_str() {
         "enhanced" => Spectrum::Enhanced,
         "physical" => Spectrum::Physical,
@@ -379,7 +279,7 @@ fn bench(a: &BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn draw(a: &DrawArgs) -> anyhow::Result<ExitCode> {
+fn draw(a: &ShieldDrawArgs) -> anyhow::Result<ExitCode> {
     let psi = read_psi(&a.common.psi)?;
     let sim = simulator(&a.common)?;
     let shield = build_shield(&sim, &psi, &a.common.psi)?;
