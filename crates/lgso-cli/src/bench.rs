@@ -292,7 +292,7 @@ impl Record {
             ),
             None => text::num(fallback),
         };
-        let lgso = self.method == "lgso";
+        let lgso = self.method == lgso::optimizer::Method::Lgso.name();
         let mut r = head.to_vec();
         r.extend([
             text::calls(s.calls),

@@ -301,7 +301,7 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
             if s.iterations == 0 {
                 text::seconds(s.seconds_total)
             } else {
-                if s.optimizer == "lgso" {
+                if s.optimizer == Method::Lgso.name() {
                     format!(
                         "{} (median {} per iteration, {:.0}% fitting the surrogate)",
                         text::seconds(s.seconds_total),

@@ -273,10 +273,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// (the method is named unless it is `lgso`).
 pub fn default_dir(cfg: &ResolvedConfig) -> PathBuf {
     let c = &cfg.config;
-    let method = if c.method == "lgso" {
+    let method = if cfg.method == lgso::optimizer::Method::Lgso {
         String::new()
     } else {
-        format!("-{}", c.method)
+        format!("-{}", cfg.method.name())
     };
     PathBuf::from("runs").join(format!(
         "{}{method}-s{}-{}",

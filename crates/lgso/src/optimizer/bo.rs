@@ -308,7 +308,7 @@ impl Bo {
             }
         }
         let gp = best.ok_or_else(|| Error::Diverged {
-            method: "bo".into(),
+            method: Method::Bo.name().into(),
             detail: "no GP kernel could be fitted".into(),
         })?;
         Ok((gp, mean, scale))
@@ -366,7 +366,7 @@ impl Optimizer for Bo {
             let (mean, se) = mean_and_stderr(&r);
             if !mean.is_finite() {
                 return Err(Error::Diverged {
-                    method: "bo".into(),
+                    method: Method::Bo.name().into(),
                     detail: format!("the objective at {:?} is {mean}", o.request.psi),
                 });
             }

@@ -270,7 +270,7 @@ impl Cmaes {
             || new_mean.iter().any(|v| !v.is_finite())
         {
             return Err(Error::Diverged {
-                method: "cmaes".into(),
+                method: Method::Cmaes.name().into(),
                 detail: format!(
                     "the update produced sigma = {new_sigma} or a non-finite mean or covariance"
                 ),

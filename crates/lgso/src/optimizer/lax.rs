@@ -312,10 +312,10 @@ impl Optimizer for Lax {
             .adam
             .as_mut()
             .ok_or_else(|| Error::Protocol("lax has no policy Adam".into()))?;
-        adam_step("lax", policy_adam, &mut theta, &g, None, None)?;
+        adam_step(Method::Lax.name(), policy_adam, &mut theta, &g, None, None)?;
         if let Some(bad) = dphi.iter().find(|v| !v.is_finite()) {
             return Err(Error::Diverged {
-                method: "lax".into(),
+                method: Method::Lax.name().into(),
                 detail: format!("the control-variate gradient holds {bad}"),
             });
         }
