@@ -60,15 +60,6 @@ pub fn at_least(key: &str, v: usize, min: usize) -> Result<()> {
     }
 }
 
-/// An integer in `min..=max`.
-///
-/// # Errors
-/// [`Error::Config`] naming `key` (the bound that was crossed).
-pub fn between(key: &str, v: usize, min: usize, max: usize) -> Result<()> {
-    at_least(key, v, min)?;
-    at_most(key, v, max)
-}
-
 /// Adam's two decay rates, each in `[0, 1)`.
 ///
 /// # Errors
@@ -98,20 +89,4 @@ pub fn widths(key: &str, w: &[usize]) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// One of `names`.
-///
-/// # Errors
-/// [`Error::Config`] naming `key` and listing `names`.
-pub fn one_of(key: &str, v: &str, names: &[&str]) -> Result<()> {
-    if names.contains(&v) {
-        Ok(())
-    } else {
-        Err(Error::config(
-            key,
-            format!("one of {}", names.join(", ")),
-            format!("{v:?}"),
-        ))
-    }
 }

@@ -166,17 +166,7 @@ pub fn diagnose(
 ) -> Result<Diagnosis> {
     let problem = &cfg.problem;
     check_vector(&format!("psi of problem {}", problem.name), psi, cfg.dim())?;
-    if let Some(b) = &problem.bounds {
-        for (i, (&v, &(lo, hi))) in psi.iter().zip(b).enumerate() {
-            if !(lo..=hi).contains(&v) {
-                return Err(Error::config(
-                    "--at",
-                    format!("{} within its bounds [{lo}, {hi}]", problem.psi_name(i)),
-                    format!("{} = {v}", problem.psi_name(i)),
-                ));
-            }
-        }
-    }
+    problem.check_within_bounds("--at", psi)?;
     if settings.fits < 2 {
         return Err(Error::config(
             "fits",

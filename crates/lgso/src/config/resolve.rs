@@ -279,17 +279,7 @@ impl Config {
             }
             None => problem.start.clone(),
         };
-        if let Some(b) = &problem.bounds {
-            for (i, (&v, &(lo, hi))) in start.iter().zip(b).enumerate() {
-                if !(lo..=hi).contains(&v) {
-                    return Err(Error::config(
-                        "start",
-                        format!("{} within its bounds [{lo}, {hi}]", problem.psi_name(i)),
-                        format!("{} = {v}", problem.psi_name(i)),
-                    ));
-                }
-            }
-        }
+        problem.check_within_bounds("start", &start)?;
         problem.simulator.check_psi(&start).map_err(|e| match e {
             Error::Simulator { reason, .. } => {
                 Error::config("start", "a psi the simulator accepts", reason)

@@ -171,6 +171,28 @@ impl Problem {
         self.simulator.dims()
     }
 
+    /// Checks that `psi` (`[n]`) lies within the bounds, if the problem
+    /// has them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] under `key` (the setting or option that gave psi)
+    /// naming the first coordinate outside and its bounds.
+    pub fn check_within_bounds(&self, key: &str, psi: &[f64]) -> Result<()> {
+        let Some(b) = &self.bounds else {
+            return Ok(());
+        };
+        for (i, (&v, &(lo, hi))) in psi.iter().zip(b).enumerate() {
+            if !(lo..=hi).contains(&v) {
+                return Err(Error::config(
+                    key,
+                    format!("{} within its bounds [{lo}, {hi}]", self.psi_name(i)),
+                    format!("{} = {v}", self.psi_name(i)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The name of psi coordinate `i` (0-based): its given name, or
     /// `psi_{i+1}` (the 1-based column names of `psi.csv`).
     pub fn psi_name(&self, i: usize) -> String {
