@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use lgso::data::{Request, Samples};
 use lgso::evaluate::{Evaluator, FailureKind, InProcess, RequestResult};
-use lgso::external::{PoolOptions, Quadratic, WorkerPool};
+use lgso::evaluate::external::{PoolOptions, Quadratic, WorkerPool};
 use lgso::problem::{draw, hump_expectation, Dims};
 use lgso::seed::derive_seed;
 use lgso::Error;
