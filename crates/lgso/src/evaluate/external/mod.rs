@@ -3,16 +3,21 @@
 //!
 //! - [`protocol`]: the messages (handshake, batch, answer) and their
 //!   parsing, including non-finite numbers.
-//! - [`WorkerPool`]: `W` simulator processes; an [`crate::evaluate::Evaluator`]
-//!   that splits requests into chunks with seeds independent of `W`,
-//!   groups them into batch messages, and detects and retries failures
-//!   (exit, crash, garbage, timeout).
+//! - [`WorkerPool`] (pool.rs): `W` simulator processes; an
+//!   [`Evaluator`](crate::evaluate::Evaluator) that splits requests into
+//!   chunks with seeds independent of `W`, groups them into batch
+//!   messages, and detects and retries failures (exit, crash, garbage,
+//!   timeout). One running process and its I/O threads are in process.rs,
+//!   the bookkeeping of one evaluation (plan, answer checks, results) in
+//!   run.rs.
 //! - [`split_command`]: turns a command string such as
 //!   `python3 "my sim.py" --fast` into an argument vector (no shell is ever
 //!   run).
 
 mod pool;
+mod process;
 pub mod protocol;
+mod run;
 
 pub use pool::{PoolOptions, WorkerPool};
 pub use protocol::{Handshake, PROTOCOL};
