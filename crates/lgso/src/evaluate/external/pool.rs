@@ -27,8 +27,9 @@
 //! Steps 2 to 4 repeat until every request is reported.
 //!
 //! Failure policy: a worker that exits, crashes, prints garbage or misses
-//! its deadline is killed (if still alive), and its chunks are re-sent, on
-//! a fresh worker with the same seeds, while they have attempts left
+//! its deadline is killed (if still alive; respawned while work is
+//! queued), and its chunks are queued again, ahead of the rest and with
+//! the same seeds, while they have attempts left
 //! ([`PoolOptions::retries`]); wrong counts or dims, simulator errors and
 //! non-finite samples are deterministic, so they are never retried and the
 //! worker stays. A respawn that fails (no start, exit or a bad or
@@ -59,7 +60,8 @@ pub struct PoolOptions {
     /// waits forever. A worker past it is killed ([`FailureKind::Timeout`]).
     pub timeout: Option<Duration>,
     /// Re-sends of a chunk whose worker exited, crashed, timed out or
-    /// printed garbage (each on a fresh worker, with the same seed).
+    /// printed garbage (each to the next free worker, the failed one being
+    /// killed and respawned, with the same seed).
     /// Default 2. Wrong counts or dims, simulator errors and non-finite
     /// samples are deterministic and never retried.
     pub retries: u32,
