@@ -5,7 +5,7 @@
 //! `lgso-toy-sim` next to this executable, quadratic model, psi of
 //! dimension 2) with each number of workers in `--workers`, against the
 //! same quadratic simulator evaluated in-process
-//! ([`lgso::external::Quadratic`] in lgso's simulation thread pool, one
+//! ([`lgso::problem::Quadratic`] in lgso's simulation thread pool, one
 //! thread per core). The quadratic costs a few nanoseconds per sample, so
 //! the difference is the protocol's cost: writing the batch, the
 //! simulator's JSON encoding of x and y, pipes, parsing and checking the
@@ -22,8 +22,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use lgso::data::Request;
+use lgso::evaluate::external::{split_command, PoolOptions, WorkerPool};
 use lgso::evaluate::{Evaluator, InProcess, RequestResult};
-use lgso::external::{split_command, PoolOptions, Quadratic, WorkerPool};
+use lgso::problem::Quadratic;
 use lgso::seed::derive_seed;
 
 use crate::args::BenchProtocolArgs;

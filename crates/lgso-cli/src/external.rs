@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use lgso::config::{Config, ResolvedConfig};
-use lgso::external::{PoolOptions, WorkerPool};
+use lgso::evaluate::external::{PoolOptions, WorkerPool};
 use lgso::problem::external::{problem, ExternalSpec};
 use lgso::problem::{Dims, EXTERNAL};
 

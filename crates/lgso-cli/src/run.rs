@@ -193,7 +193,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
                 args.problem.as_deref().unwrap_or_default()
             );
         }
-        cfg.simulator.command = lgso::external::split_command(command)?;
+        cfg.simulator.command = lgso::evaluate::external::split_command(command)?;
         cfg.problem = lgso::problem::EXTERNAL.into();
     }
     if let Some(w) = args.workers {

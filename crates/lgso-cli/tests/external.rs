@@ -16,9 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lgso::data::{Request, Samples};
+use lgso::evaluate::external::{PoolOptions, WorkerPool};
 use lgso::evaluate::{Evaluator, FailureKind, InProcess, RequestResult};
-use lgso::external::{PoolOptions, Quadratic, WorkerPool};
-use lgso::problem::{draw, hump_expectation, Dims};
+use lgso::problem::{draw, hump_expectation, Dims, Quadratic};
 use lgso::seed::derive_seed;
 use lgso::Error;
 

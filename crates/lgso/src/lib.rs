@@ -28,8 +28,12 @@
 //! ## Layers
 //! - [`problem`]: [`problem::Simulator`] and [`problem::Objective`]; the
 //!   paper's benchmark problems.
-//! - [`driver`]: evaluates requests in parallel threads, charges the budget,
+//! - [`driver`]: hands requests to an evaluator, charges the budget,
 //!   stops, reports to [`driver::Observer`]s.
+//! - [`evaluate`]: the [`evaluate::Evaluator`] seam: a built-in simulator
+//!   in threads ([`evaluate::InProcess`]) or user simulators speaking
+//!   protocol v1 in worker processes ([`evaluate::external::WorkerPool`]);
+//!   the optimizer and driver never know which.
 //! - [`history`]: every sample, queryable by trust region.
 //! - [`surrogate`]: [`surrogate::Surrogate`] -> [`surrogate::FittedSurrogate`].
 //! - [`optimizer`]: the ask/tell [`optimizer::Optimizer`] trait and
@@ -64,7 +68,6 @@ pub mod diagnose;
 pub mod driver;
 pub mod error;
 pub mod evaluate;
-pub mod external;
 pub mod history;
 pub mod optimizer;
 pub mod problem;

@@ -4,7 +4,7 @@
 //! Models:
 //! - `--model quadratic --dim N` (default, N = 2): `x ~ U(0, 1)` (d = 1),
 //!   `y = sum_j (psi_j - 1)^2 + 0.1 N(0, 1)` (m = 1), so with `R(y) = y`,
-//!   `E[R] = ||psi - 1||^2` ([`lgso::external::Quadratic`]).
+//!   `E[R] = ||psi - 1||^2` ([`lgso::problem::Quadratic`]).
 //! - `--model three-hump`: the probabilistic three-hump problem of the
 //!   paper, section 4.1 ([`lgso::problem::ThreeHump`]); psi = (0, 0) is
 //!   answered with a per-request error.
@@ -31,8 +31,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use lgso::external::{Handshake, Quadratic, PROTOCOL};
-use lgso::problem::{draw, Simulator, ThreeHump};
+use lgso::evaluate::external::{Handshake, PROTOCOL};
+use lgso::problem::{draw, Quadratic, Simulator, ThreeHump};
 
 /// A toy simulator speaking lgso simulator protocol v1 on stdin/stdout.
 #[derive(Debug, Parser)]

@@ -3,7 +3,9 @@
 //! `E_{x, y}[R]` (paper, section 2).
 //!
 //! The built-in benchmark problems of the paper (section 4) live in one file
-//! each; [`by_name`] builds them and [`NAMES`] lists them.
+//! each; [`by_name`] builds them and [`NAMES`] lists them. [`Quadratic`] is
+//! a toy simulator outside that registry (no objective): the model of
+//! `lgso-toy-sim --model quadratic` and `lgso bench-protocol`.
 
 use std::sync::Arc;
 
@@ -17,11 +19,13 @@ mod assets;
 mod boston_nn;
 pub mod external;
 pub mod muon_shield;
+mod quadratic;
 mod rosenbrock;
 mod submanifold_hump;
 mod three_hump;
 
 pub use boston_nn::BostonNn;
+pub use quadratic::Quadratic;
 pub use rosenbrock::{Rosenbrock, RosenbrockObjective, SubmanifoldRosenbrock};
 pub use submanifold_hump::SubmanifoldHump;
 pub use three_hump::{hump_expectation, ThreeHump, ThreeHumpObjective};

@@ -1,24 +1,42 @@
 //! Evaluation: turning a batch of simulator [`Request`]s ("draw `count`
-//! samples at `psi_i`") into samples (design.md, layer 2).
+//! samples at `psi_i`") into samples.
 //!
 //! An [`Evaluator`] answers every request of a batch with a
-//! [`RequestResult`]: the good samples, the rejected ones (kept for the
-//! record, never trained on) and, when something went wrong, a [`Failure`]
-//! saying what. A failing request does not abort the batch: the driver
-//! decides, from the failure rate of the run, whether to go on. The
-//! optimizer never knows which evaluator ran its requests:
-//! [`InProcess`] draws from a built-in [`Simulator`] in threads;
-//! `crate::external::WorkerPool` talks to user simulators in worker
-//! processes.
+//! [`RequestResult`]: the good samples (`k <= count` rows: `psi [k, n]`,
+//! `x [k, d]`, `y [k, m]`), the rejected ones (a non-finite x or y; kept
+//! for the record, never trained on) and, when something went wrong, a
+//! [`Failure`] saying what ([`FailureKind`]: the simulator could not be
+//! started, exited, crashed, printed garbage, answered with the wrong
+//! count or dims, returned non-finite samples, timed out, or reported an
+//! error). A failing request is not an error of the evaluation and does
+//! not abort the batch: the driver decides, from the failure rate of the
+//! run, whether to go on. [`Evaluator::evaluate`] itself fails only when
+//! the caller's `on_result` does or a request cannot be sent at all (the
+//! worker pool: a psi that does not fit the simulator's handshake).
+//!
+//! ## The seam
+//! Every way of running the simulator implements the same [`Evaluator`]:
+//! - [`InProcess`]: a built-in [`Simulator`](crate::problem::Simulator)
+//!   drawn in threads of this process;
+//! - [`external::WorkerPool`]: user simulators speaking protocol v1
+//!   (docs/protocol.md) in a pool of worker processes on this machine;
+//! - later (issue "Slurm executor"), a cluster scheduler running the same
+//!   simulators as jobs.
+//!
+//! The optimizer and the driver never know which one ran their requests:
+//! they hand a batch to an `&mut dyn Evaluator` and get one
+//! [`RequestResult`] per request back, in the order of the requests.
 
-use std::time::Instant;
+mod in_process;
 
-use rayon::prelude::*;
+pub mod external;
+
+pub use in_process::InProcess;
+
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Matrix, Request, Samples};
 use crate::error::Result;
-use crate::problem::{self, Simulator};
 
 /// The kind of a failed request, for counting and for the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,67 +230,15 @@ pub trait Evaluator: Send {
     /// [`RequestResult`] with a [`Failure`].
     ///
     /// # Errors
-    /// Errors of `on_result`; errors that make the evaluator unusable as a
-    /// whole (e.g. no worker can be started).
+    /// Errors of `on_result`; a request that cannot be sent at all (the
+    /// worker pool: [`Error::Dimension`](crate::Error::Dimension) or
+    /// [`Error::NonFinite`](crate::Error::NonFinite) for a psi that does not
+    /// fit the handshake's `psi_dim`, before anything is sent). Workers that
+    /// cannot be started are not an error: their requests fail with
+    /// [`FailureKind::Spawn`].
     fn evaluate(
         &mut self,
         requests: &[Request],
         on_result: &mut dyn FnMut(&RequestResult) -> Result<()>,
     ) -> Result<Vec<RequestResult>>;
-}
-
-/// Evaluates requests on a built-in [`Simulator`] in threads (rayon), each
-/// request from an RNG seeded with its seed ([`problem::draw`]).
-pub struct InProcess {
-    simulator: std::sync::Arc<dyn Simulator>,
-}
-
-impl InProcess {
-    /// An evaluator for `simulator`.
-    pub fn new(simulator: std::sync::Arc<dyn Simulator>) -> Self {
-        InProcess { simulator }
-    }
-}
-
-impl Evaluator for InProcess {
-    fn describe(&self) -> String {
-        format!("in-process {}", self.simulator.name())
-    }
-
-    fn reproducible(&self) -> bool {
-        true
-    }
-
-    fn evaluate(
-        &mut self,
-        requests: &[Request],
-        on_result: &mut dyn FnMut(&RequestResult) -> Result<()>,
-    ) -> Result<Vec<RequestResult>> {
-        let sim = self.simulator.as_ref();
-        let dims = sim.dims();
-        let results: Vec<RequestResult> = crate::threads::simulation_pool().install(|| {
-            requests
-                .par_iter()
-                .map(|r| {
-                    let t = Instant::now();
-                    match problem::draw(sim, &r.psi, r.count, r.seed) {
-                        Ok(s) => {
-                            RequestResult::from_rows(r, s.x, s.y, 1, t.elapsed().as_secs_f64())
-                        }
-                        Err(e) => RequestResult::failed(
-                            r,
-                            (dims.psi, dims.x, dims.y),
-                            Failure::of(r, FailureKind::Simulator, &e.to_string(), String::new()),
-                            1,
-                            t.elapsed().as_secs_f64(),
-                        ),
-                    }
-                })
-                .collect()
-        });
-        for r in &results {
-            on_result(r)?;
-        }
-        Ok(results)
-    }
 }
