@@ -11,34 +11,49 @@
 //! ## One iteration (Algorithm 1 of the paper)
 //! 1. Trust region: the box `[psi - eps, psi + eps]`.
 //! 2. Design: `N` Latin-hypercube points in the box plus psi itself
-//!    ([`design::trust_region_design`]).
-//! 3. Simulate: `M` draws at each point, `(N + 1) M` calls, all stored in the
-//!    [`history::History`].
+//!    ([`optimizer::trust_region::trust_region_design`]).
+//! 3. Simulate: `M` draws at each point, `(N + 1) M` calls, evaluated by an
+//!    [`evaluate::Evaluator`] and all stored in the [`history::History`].
 //! 4. Reuse: every stored sample whose psi lies in the box
 //!    ([`history::History::in_box`]).
 //! 5. Fit: a fresh conditional generative surrogate `y = S(z, x, psi)` on
-//!    those samples ([`surrogate::CramerGan`]).
+//!    those samples ([`surrogate::Surrogate::fit`]: [`surrogate::CramerGan`],
+//!    [`surrogate::Ffjord`] or [`surrogate::Mdn`]).
 //! 6. Gradient: the pathwise gradient of the mean objective over `K`
 //!    surrogate samples ([`surrogate::pathwise_gradient`]).
 //! 7. Step: Adam on psi with its state kept across iterations
-//!    ([`optimizer::Adam`]), projected onto the Euclidean ball of radius eps
-//!    around the previous psi ([`optimizer::project_to_ball`]).
+//!    ([`optimizer::adam::adam_step`]), projected onto the Euclidean ball of
+//!    radius eps around the previous psi ([`optimizer::project_to_ball`]).
 //! 8. Repeat until the budget, an iteration limit or a target is reached.
 //!
+//! [`optimizer::Lgso`] is that iteration as an ask/tell state machine.
+//!
 //! ## Layers
+//! (docs/architecture.md follows psi through them file by file)
 //! - [`problem`]: [`problem::Simulator`] and [`problem::Objective`]; the
-//!   paper's benchmark problems.
-//! - [`driver`]: hands requests to an evaluator, charges the budget,
-//!   stops, reports to [`driver::Observer`]s.
+//!   paper's benchmark problems, the muon shield, external simulators.
 //! - [`evaluate`]: the [`evaluate::Evaluator`] seam: a built-in simulator
 //!   in threads ([`evaluate::InProcess`]) or user simulators speaking
 //!   protocol v1 in worker processes ([`evaluate::external::WorkerPool`]);
 //!   the optimizer and driver never know which.
-//! - [`history`]: every sample, queryable by trust region.
-//! - [`surrogate`]: [`surrogate::Surrogate`] -> [`surrogate::FittedSurrogate`].
-//! - [`optimizer`]: the ask/tell [`optimizer::Optimizer`] trait and
-//!   [`optimizer::Lgso`].
-//! - [`config`]: every setting, the paper's values as defaults.
+//! - [`history`]: every sample, queryable by trust region
+//!   ([`history::History`]), and the run database that keeps it on disk
+//!   ([`history::RunStore`]).
+//! - [`surrogate`]: [`surrogate::Surrogate`] -> [`surrogate::FittedSurrogate`],
+//!   each family with its settings.
+//! - [`optimizer`]: the ask/tell [`optimizer::Optimizer`] trait, L-GSO and
+//!   the baselines, each with its settings; the [`optimizer::PsiState`]
+//!   every optimizer saves; Adam and the trust-region geometry.
+//! - [`driver`]: the loop: hands requests to an evaluator, commits them,
+//!   charges the budget, stops, checkpoints, resumes, reports to
+//!   [`driver::Observer`]s; what it reports is in [`report`].
+//! - [`config`]: the configuration file and its resolution into a
+//!   [`config::ResolvedConfig`] of checked, filled-in settings (the paper's
+//!   values as defaults); [`check`] holds the value checks.
+//! - Supporting modules: [`data`] (matrices, requests, samples), [`seed`]
+//!   (every random stream derived from the run seed), [`design`] (Latin
+//!   hypercube), [`error`], [`threads`], and the tools [`bench`](mod@bench) and
+//!   [`diagnose`].
 //!
 //! ## Example
 //! ```no_run

@@ -1,7 +1,7 @@
 //! Thread settings.
 //!
 //! A GAN fit runs the shards of each minibatch on their own threads
-//! ([`crate::config::GanSettings::shards`]); candle's CPU kernels would
+//! ([`crate::surrogate::GanSettings::shards`]); candle's CPU kernels would
 //! otherwise start their own threads for every matrix product and
 //! elementwise operation, and the two kinds of parallelism then fight over
 //! the cores (measured: 42 ms per GAN step instead of 18 ms on 2 cores).

@@ -25,7 +25,8 @@
 //! - [`adam`]: Adam on psi; [`trust_region`]: the trust-region geometry
 //!   (design box, clipping to bounds, projection onto the eps-ball).
 //!
-//! Every optimizer is built from its own settings, the [`Problem`] (its
+//! Every optimizer is built from its own settings, the
+//! [`Problem`](crate::problem::Problem) (its
 //! objective, start point and bounds) and the run seed; the factory that
 //! picks one by [`Method`] is `crate::driver::optimizer_for`.
 

@@ -1,6 +1,6 @@
 //! State as a value (argmin keeps solver state apart from settings): the
 //! [`PsiState`] every optimizer embeds, and the bookkeeping every optimizer
-//! shares ([`Base`]): its outstanding requests, the objective at the points
+//! shares (`Base`): its outstanding requests, the objective at the points
 //! it asked for, the Adam step on psi, saving and restoring.
 //!
 //! Every random stream of iteration `t` is derived from `(seed, stream, t)`

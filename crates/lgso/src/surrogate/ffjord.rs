@@ -77,7 +77,7 @@ pub struct FfjordSettings {
     /// Decay the learning rate from `lr` to 0 along a cosine over the fit.
     /// Default false (the reference keeps it constant).
     pub cosine_decay: bool,
-    /// Shards per minibatch, as [`GanSettings::shards`]. Default 2.
+    /// Shards per minibatch, as [`GanSettings::shards`](super::GanSettings::shards). Default 2.
     pub shards: usize,
     /// Threads of one fit (0 = all cores). Default 0.
     pub threads: usize,

@@ -59,13 +59,13 @@ pub struct MdnSettings {
     pub batch_size: usize,
     /// Passes over the training set per fit. Default 30.
     pub epochs: usize,
-    /// Instance noise, as [`FfjordSettings::instance_noise`]. Default 0.01.
+    /// Instance noise, as [`FfjordSettings::instance_noise`](super::FfjordSettings::instance_noise). Default 0.01.
     pub instance_noise: f64,
     /// Decay the learning rate from `lr` to 0 along a cosine over the fit
     /// (without it the last iterate keeps Adam's minibatch noise). Default
     /// true.
     pub cosine_decay: bool,
-    /// Shards per minibatch, as [`GanSettings::shards`]. Default 2.
+    /// Shards per minibatch, as [`GanSettings::shards`](super::GanSettings::shards). Default 2.
     pub shards: usize,
     /// Threads of one fit (0 = all cores). Default 0.
     pub threads: usize,
