@@ -101,6 +101,13 @@ fn session_run(cfg: &ResolvedConfig, store: &mut RunStore, resume: bool) -> (Sum
 /// iterations: same psi, same calls, and the resumed part asks the
 /// simulator only for the 2 new iterations.
 fn resume_matches(method: &str, requests_per_iteration: usize) {
+    resume_matches_from(method, requests_per_iteration, false);
+}
+
+/// As [`resume_matches`]; with `forget_state`, the last checkpoint is
+/// stored again without the optimizer's state, as a run database written
+/// before every optimizer saved one.
+fn resume_matches_from(method: &str, requests_per_iteration: usize, forget_state: bool) {
     let a = TempDir::new(&format!("{method}-a"));
     let b = TempDir::new(&format!("{method}-b"));
     let (full, _) = session_run(
@@ -112,6 +119,11 @@ fn resume_matches(method: &str, requests_per_iteration: usize) {
     let (first, n1) = session_run(&tiny(method, 2), &mut store, false);
     assert_eq!(n1, 2 * requests_per_iteration);
     assert_eq!(first.iterations, 2);
+    if forget_state {
+        let cp = store.last_checkpoint().unwrap().unwrap();
+        assert!(cp.state.is_some(), "{method} saved no state");
+        store.commit_iteration(&cp.report, cp.calls, None).unwrap();
+    }
     let (resumed, n2) = session_run(&tiny(method, 4), &mut store, true);
     assert_eq!(
         n2,
@@ -132,9 +144,15 @@ fn lgso_resumes_from_its_saved_state() {
 }
 
 #[test]
-fn a_method_without_saved_state_resumes_by_replaying_its_samples() {
+fn numdiff_resumes_from_its_saved_state() {
     // numdiff in 2-D: 2 n = 4 requests per step
     resume_matches("numdiff", 4);
+}
+
+#[test]
+fn a_checkpoint_without_saved_state_resumes_by_replaying_its_samples() {
+    // numdiff in 2-D: 2 n = 4 requests per step
+    resume_matches_from("numdiff", 4, true);
 }
 
 #[test]
