@@ -265,4 +265,13 @@ fn a_state_of_another_method_or_seed_is_refused() {
         .restore_state(&serde_json::json!({"method": "numdiff"}))
         .unwrap_err();
     assert!(matches!(e, lgso::Error::Protocol(_)), "{e}");
+    // CMA-ES's own part must fit the dimension (a 2x2 covariance for 3
+    // parameters); a refused state changes nothing
+    let mut opt = optimizer_for(&cmaes).unwrap();
+    let mut state = opt.save_state().unwrap();
+    state["method_state"]["c"] = serde_json::json!([1.0, 0.0, 0.0, 1.0]);
+    state["iteration"] = serde_json::json!(5);
+    let e = opt.restore_state(&state).unwrap_err().to_string();
+    assert!(e.contains("does not fit dimension 3"), "{e}");
+    assert_eq!(opt.iteration(), 0);
 }

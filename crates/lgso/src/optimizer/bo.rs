@@ -228,7 +228,7 @@ pub struct Bo {
 }
 
 /// What BO keeps besides its [`PsiState`].
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct BoState {
     observed: Vec<Vec<f64>>,
     values: Vec<f64>,
@@ -412,16 +412,11 @@ impl Optimizer for Bo {
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        let s: BoState = self.base.restore(state)?;
-        let n = self.lower.len();
-        if s.values.len() != s.observed.len()
-            || s.variances.len() != s.observed.len()
-            || s.observed.iter().any(|p| p.len() != n)
-        {
-            return Err(Error::Protocol(format!(
-                "saved bo state does not fit dimension {n}"
-            )));
-        }
+        let s: BoState = self.base.restore(state, |s: &BoState, n| {
+            s.values.len() == s.observed.len()
+                && s.variances.len() == s.observed.len()
+                && s.observed.iter().all(|p| p.len() == n)
+        })?;
         self.observed = s.observed;
         self.values = s.values;
         self.variances = s.variances;

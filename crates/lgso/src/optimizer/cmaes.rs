@@ -181,7 +181,7 @@ pub struct Cmaes {
 }
 
 /// What CMA-ES keeps besides its [`PsiState`] (matrices column-major).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct CmaesState {
     sigma: f64,
     c: Vec<f64>,
@@ -363,15 +363,11 @@ impl Optimizer for Cmaes {
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
         let n = self.base.state.psi.len();
-        let s: CmaesState = self.base.restore(state)?;
-        if s.c.len() != n * n
-            || s.b.len() != n * n
-            || [&s.d, &s.p_sigma, &s.p_c].iter().any(|v| v.len() != n)
-        {
-            return Err(Error::Protocol(format!(
-                "saved cmaes state does not fit dimension {n}"
-            )));
-        }
+        let s: CmaesState = self.base.restore(state, |s: &CmaesState, n| {
+            s.c.len() == n * n
+                && s.b.len() == n * n
+                && [&s.d, &s.p_sigma, &s.p_c].iter().all(|v| v.len() == n)
+        })?;
         self.sigma = s.sigma;
         self.c = DMatrix::from_column_slice(n, n, &s.c);
         self.b = DMatrix::from_column_slice(n, n, &s.b);

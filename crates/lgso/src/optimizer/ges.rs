@@ -271,7 +271,7 @@ pub struct Ges {
 }
 
 /// What GES keeps besides its [`PsiState`].
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct GesState {
     guides: VecDeque<Vec<f64>>,
 }
@@ -382,7 +382,9 @@ impl Optimizer for Ges {
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        let extra: GesState = self.base.restore(state)?;
+        let extra: GesState = self.base.restore(state, |s: &GesState, n| {
+            s.guides.iter().all(|g| g.len() == n)
+        })?;
         self.guides = extra.guides;
         Ok(())
     }

@@ -231,11 +231,11 @@ pub struct Lax {
 }
 
 /// What LAX keeps besides its [`PsiState`].
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct LaxState {
     log_sigma: Vec<f64>,
     control_variate: Vec<f64>,
-    control_variate_adam: Option<Adam>,
+    control_variate_adam: Adam,
 }
 
 impl Lax {
@@ -348,26 +348,22 @@ impl Optimizer for Lax {
         self.base.save(&LaxState {
             log_sigma: self.log_sigma.clone(),
             control_variate: self.cv.phi.clone(),
-            control_variate_adam: Some(self.cv_adam.clone()),
+            control_variate_adam: self.cv_adam.clone(),
         })
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        let n = self.base.state.psi.len();
-        let s: LaxState = self.base.restore(state)?;
-        let cv_adam = s
-            .control_variate_adam
-            .filter(|a| a.m.len() == self.cv.phi.len() && a.v.len() == self.cv.phi.len());
-        match cv_adam {
-            Some(a) if s.log_sigma.len() == n && s.control_variate.len() == self.cv.phi.len() => {
-                self.log_sigma = s.log_sigma;
-                self.cv.phi = s.control_variate;
-                self.cv_adam = a;
-                Ok(())
-            }
-            _ => Err(Error::Protocol(format!(
-                "saved lax state does not fit dimension {n}"
-            ))),
-        }
+        let phi = self.cv.phi.len();
+        let s: LaxState = self.base.restore(state, |s: &LaxState, n| {
+            let a = &s.control_variate_adam;
+            s.log_sigma.len() == n
+                && s.control_variate.len() == phi
+                && a.m.len() == phi
+                && a.v.len() == phi
+        })?;
+        self.log_sigma = s.log_sigma;
+        self.cv.phi = s.control_variate;
+        self.cv_adam = s.control_variate_adam;
+        Ok(())
     }
 }

@@ -342,7 +342,7 @@ impl Optimizer for Lgso {
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        self.base.restore::<()>(state)
+        self.base.restore(state, |_: &(), _| true)
     }
 
     fn tolerates_missing(&self) -> bool {

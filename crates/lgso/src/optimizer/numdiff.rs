@@ -145,6 +145,6 @@ impl Optimizer for NumDiff {
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        self.base.restore::<()>(state)
+        self.base.restore(state, |_: &(), _| true)
     }
 }

@@ -129,7 +129,7 @@ pub struct Reinforce {
 }
 
 /// What REINFORCE keeps besides its [`PsiState`].
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct ReinforceState {
     baseline: Option<f64>,
 }
@@ -206,7 +206,7 @@ impl Optimizer for Reinforce {
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()> {
-        let extra: ReinforceState = self.base.restore(state)?;
+        let extra: ReinforceState = self.base.restore(state, |_: &ReinforceState, _| true)?;
         self.baseline = extra.baseline;
         Ok(())
     }

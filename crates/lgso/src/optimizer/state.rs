@@ -208,13 +208,18 @@ impl Base {
     }
 
     /// Reads a state written by [`Base::save`], checks that it belongs to
-    /// this method, dimension and seed, takes it over (dropping any
-    /// outstanding ask) and returns the method's own part.
+    /// this method, dimension and seed and that the method's own part
+    /// `fits` dimension `n`, takes it over (dropping any outstanding ask)
+    /// and returns the method's own part. On an error nothing changes.
     ///
     /// # Errors
     /// [`Error::Protocol`] when it does not parse or belongs to another
     /// method, dimension or seed.
-    pub(crate) fn restore<E: DeserializeOwned>(&mut self, value: &serde_json::Value) -> Result<E> {
+    pub(crate) fn restore<E: DeserializeOwned>(
+        &mut self,
+        value: &serde_json::Value,
+        fits: impl FnOnce(&E, usize) -> bool,
+    ) -> Result<E> {
         let own = &self.state;
         let bad = |e: serde_json::Error| {
             Error::Protocol(format!("saved {} state does not parse: {e}", own.method))
@@ -242,6 +247,13 @@ impl Base {
             )));
         }
         let extra: E = serde_json::from_value(saved.method_state).map_err(bad)?;
+        if !fits(&extra, own.psi.len()) {
+            return Err(Error::Protocol(format!(
+                "saved {} state does not fit dimension {}",
+                own.method,
+                own.psi.len()
+            )));
+        }
         self.state = s;
         self.pending = None;
         Ok(extra)
