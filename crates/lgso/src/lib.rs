@@ -51,8 +51,8 @@
 //!   [`config::ResolvedConfig`] of checked, filled-in settings (the paper's
 //!   values as defaults); [`check`] holds the value checks.
 //! - Supporting modules: [`data`] (matrices, requests, samples), [`seed`]
-//!   (every random stream derived from the run seed), [`design`] (Latin
-//!   hypercube), [`error`], [`threads`], and the tools [`bench`](mod@bench) and
+//!   (every random stream derived from the run seed), [`error`],
+//!   [`threads`], and the tools [`bench`](mod@bench) and
 //!   [`diagnose`].
 //!
 //! ## Example
@@ -78,7 +78,6 @@ pub mod bench;
 pub mod check;
 pub mod config;
 pub mod data;
-pub mod design;
 pub mod diagnose;
 pub mod driver;
 pub mod error;

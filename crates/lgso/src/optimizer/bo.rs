@@ -24,12 +24,12 @@ use rand::Rng as _;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
+use super::design::latin_hypercube;
 use super::state::Base;
 use super::trust_region::distance;
 use super::{CallCost, Method, Optimizer, PsiState};
 use crate::check::{at_least, at_most, positive, MAX_SAMPLES};
 use crate::data::{Outcome, Request};
-use crate::design::latin_hypercube;
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::problem::{mean_and_stderr, objective_values, Problem};

@@ -23,7 +23,9 @@
 //!   after each iteration (psi, Adam, iteration, seed), and the bookkeeping
 //!   every optimizer shares (outstanding requests, the Adam step).
 //! - [`adam`]: Adam on psi; [`trust_region`]: the trust-region geometry
-//!   (design box, clipping to bounds, projection onto the eps-ball).
+//!   (design box, clipping to bounds, projection onto the eps-ball);
+//!   [`design`]: Latin hypercube sampling (L-GSO's design, BO's initial
+//!   points).
 //!
 //! Every optimizer is built from its own settings, the
 //! [`Problem`](crate::problem::Problem) (its
@@ -38,6 +40,7 @@ use crate::report::StepReport;
 pub mod adam;
 pub mod bo;
 pub mod cmaes;
+pub mod design;
 pub mod ges;
 pub mod lax;
 pub mod lgso;

@@ -4,8 +4,8 @@
 //! psi clamped into the bounds, and the projection of a step onto the
 //! Euclidean ball of radius eps around the previous psi (step 7).
 
+use super::design::latin_hypercube;
 use crate::data::Matrix;
-use crate::design::latin_hypercube;
 use crate::seed::Rng;
 
 /// The L-GSO design around `psi` (`[n]`): `n_points` Latin-hypercube points

@@ -1,5 +1,5 @@
 //! Latin hypercube sampling (McKay, Beckman & Conover 1979): the space-filling
-//! design of L-GSO's trust region ([`crate::optimizer::trust_region`]) and
+//! design of L-GSO's trust region ([`super::trust_region`]) and
 //! of BO's initial points.
 
 use rand::seq::SliceRandom;
