@@ -34,6 +34,7 @@ use lgso::config::{default_budget, ResolvedConfig};
 use lgso::optimizer::METHODS;
 use lgso::problem::{by_name, NAMES};
 use lgso::report::IterationReport;
+use lgso::surrogate::{SurrogateKind, SURROGATES};
 
 use crate::args::{BenchArgs, BenchFitArgs};
 use crate::bench_plot::{comparison_png, MethodTraces};
@@ -653,18 +654,17 @@ fn median(v: &[f64]) -> Option<f64> {
     })
 }
 
-/// Fails unless `name` is a surrogate family of `lgso.surrogate`.
+/// The surrogate family `name` of `--surrogate`.
 ///
 /// # Errors
 /// A message naming the option and the expected values.
-pub fn check_surrogate(name: &str) -> anyhow::Result<()> {
-    if !lgso::surrogate::SURROGATES.contains(&name) {
-        bail!(
+pub fn check_surrogate(name: &str) -> anyhow::Result<SurrogateKind> {
+    SurrogateKind::parse(name).map_err(|_| {
+        anyhow::anyhow!(
             "unknown surrogate `{name}` in --surrogate: expected one of {}",
-            lgso::surrogate::SURROGATES.join(", ")
-        );
-    }
-    Ok(())
+            SURROGATES.join(", ")
+        )
+    })
 }
 
 /// `lgso bench-fit`.
@@ -683,17 +683,17 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     if args.epochs == Some(0) {
         bail!("invalid --epochs 0: expected an integer >= 1 (passes over the training set)");
     }
-    check_surrogate(&args.surrogate)?;
+    let kind = check_surrogate(&args.surrogate)?;
     // Validate the surrogate settings with the library's own checks.
     let mut cfg = load_config(args.config.as_deref())?;
     cfg.problem = args.problem.clone();
     cfg.seed = args.seed;
     cfg.lgso.surrogate = args.surrogate.clone();
     // the paper's defaults per surrogate: what one iteration trains for
-    let (default_epochs, batch_size, updates_per_batch) = match args.surrogate.as_str() {
-        "ffjord" => (cfg.ffjord.epochs, cfg.ffjord.batch_size, 1),
-        "mdn" => (cfg.mdn.epochs, cfg.mdn.batch_size, 1),
-        _ => (
+    let (default_epochs, batch_size, updates_per_batch) = match kind {
+        SurrogateKind::Ffjord => (cfg.ffjord.epochs, cfg.ffjord.batch_size, 1),
+        SurrogateKind::Mdn => (cfg.mdn.epochs, cfg.mdn.batch_size, 1),
+        SurrogateKind::Gan => (
             cfg.gan.epochs,
             cfg.gan.batch_size,
             (cfg.gan.critic_steps + cfg.gan.generator_steps).max(1),
@@ -707,7 +707,7 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     let resolved = cfg.resolve()?;
     let epochs = args.epochs.unwrap_or(default_epochs);
     let problem = by_name(&args.problem)?;
-    let surrogate = lgso::driver::surrogate_for(resolved.lgso.surrogate, &resolved);
+    let surrogate = lgso::driver::surrogate_for(kind, &resolved);
     let report = lgso::bench::fit_timing_of(&problem, args.samples, surrogate.as_ref(), args.seed)?;
     let minibatches = report.steps / updates_per_batch;
     let ms = if minibatches > 0 {
@@ -715,12 +715,12 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     } else {
         f64::NAN
     };
-    // One iteration at the configured settings trains on (N + 1) * M fresh
-    // samples (plus reused ones) for the configured number of epochs.
-    let per_iteration = resolved.calls_per_iteration();
+    // One L-GSO iteration at the configured settings trains on (N + 1) * M
+    // fresh samples (plus reused ones) for the configured number of epochs.
+    let per_iteration = resolved.lgso.cost().first;
     let batches_per_epoch = per_iteration.div_ceil(batch_size as u64);
     let projected = ms / 1000.0 * (batches_per_epoch * default_epochs as u64) as f64;
-    let update = if args.surrogate == "gan" {
+    let update = if kind == SurrogateKind::Gan {
         "one critic + one generator update"
     } else {
         "one Adam update"

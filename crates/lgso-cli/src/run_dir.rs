@@ -7,7 +7,7 @@
 //! | `psi.csv` | a row per iteration, flushed | `iteration, calls, psi_1..psi_n` |
 //! | `summary.json` | at the end, also after a failure; atomically | the run's `Summary`, the run directory and the config path |
 //! | `objective.png` | every iteration and at the end | objective against simulator calls |
-//! | `run.sqlite` | every request as it arrives, every iteration | the run database ([`lgso::store`]): every sample, failures, the optimizer's state; `lgso resume` and `lgso export` read it |
+//! | `run.sqlite` | every request as it arrives, every iteration | the run database ([`lgso::history::store`]): every sample, failures, the optimizer's state; `lgso resume` and `lgso export` read it |
 //!
 //! Row 0 of the CSV files is the start point. A directory that already
 //! holds `trace.csv`, `summary.json` or `run.sqlite` is refused: a run is

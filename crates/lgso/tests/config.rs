@@ -113,6 +113,12 @@ fn bad_input_names_the_culprit() {
     assert!(m.contains("per iteration"), "{m}");
     let m = message("seed = \"one\"");
     assert!(m.contains("seed"), "{m}");
+    // the failure limit applies to every problem, built-in ones included
+    let m = message("[simulator]\nmax_failure_rate = 2.0");
+    assert!(
+        m.contains("simulator.max_failure_rate") && m.contains("between 0 and 1"),
+        "{m}"
+    );
 }
 
 /// The README's configuration reference says "the values below are the

@@ -265,6 +265,16 @@ fn a_state_of_another_method_or_seed_is_refused() {
         .restore_state(&serde_json::json!({"method": "numdiff"}))
         .unwrap_err();
     assert!(matches!(e, lgso::Error::Protocol(_)), "{e}");
+    // a state made under other settings (the population) is refused,
+    // naming what differs
+    let (bigger, _) = quadratic_with("cmaes", 100_000, |c| c.cmaes.population = Some(8));
+    let cmaes_state = optimizer_for(&cmaes).unwrap().save_state().unwrap();
+    let e = optimizer_for(&bigger)
+        .unwrap()
+        .restore_state(&cmaes_state)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("population: 7 then, 8 now"), "{e}");
     // CMA-ES's own part must fit the dimension (a 2x2 covariance for 3
     // parameters); a refused state changes nothing
     let mut opt = optimizer_for(&cmaes).unwrap();

@@ -153,7 +153,7 @@ impl Config {
     /// # Errors
     /// [`Error::Config`] naming the key.
     pub fn check_external(&self) -> Result<()> {
-        self.validate_external(true)
+        self.validate_simulator(true)
     }
 
     fn resolve_inner(
@@ -163,7 +163,7 @@ impl Config {
     ) -> Result<ResolvedConfig> {
         self.place(&mut problem)?;
         let external = problem.name == problem::EXTERNAL;
-        self.validate_external(external)?;
+        self.validate_simulator(external)?;
         let n = problem.dims().psi;
         let method = Method::parse(&self.method)?;
         let lgso = self.lgso.resolve(&problem.defaults)?;
@@ -291,7 +291,15 @@ impl Config {
         Ok(())
     }
 
-    fn validate_external(&self, external: bool) -> Result<()> {
+    fn validate_simulator(&self, external: bool) -> Result<()> {
+        let rate = self.simulator.max_failure_rate;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(Error::config(
+                "simulator.max_failure_rate",
+                "a share between 0 and 1",
+                rate,
+            ));
+        }
         if !external {
             let s = &self.simulator;
             let external_only = !s.command.is_empty()
@@ -336,13 +344,6 @@ impl Config {
         }
         at_least("simulator.chunk_samples", s.chunk_samples, 1)?;
         at_least("simulator.batch_samples", s.batch_samples, 1)?;
-        if !(0.0..=1.0).contains(&s.max_failure_rate) {
-            return Err(Error::config(
-                "simulator.max_failure_rate",
-                "a share between 0 and 1",
-                s.max_failure_rate,
-            ));
-        }
         self.objective.family().map(|_| ())
     }
 }

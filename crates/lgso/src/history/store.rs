@@ -15,13 +15,19 @@
 //! The file is written in WAL mode with `synchronous = FULL`: a committed
 //! request survives a killed process and a power cut.
 //!
-//! ## Schema (format `lgso-run/1`)
+//! ## Schema (format `lgso-run/2`)
 //! | table | one row per | columns |
 //! | --- | --- | --- |
 //! | `meta` | setting | `key`, `value` (format, config TOML, status, stop reason, evaluator) |
 //! | `requests` | request | `id`, `iteration`, `kind` (`step` or `monitor`), `psi` (little-endian f64 `[n]`), `count`, `seed`, `good`, `rejected`, `failure_kind`, `failure`, `stderr_tail`, `attempts`, `seconds` |
 //! | `samples` | request and status | `request_id`, `status` (`good` or `rejected`), `rows`, `x`, `y` (little-endian f64, row-major `[rows, d]`, `[rows, m]`) |
-//! | `iterations` | completed iteration | `iteration`, `calls`, `report` (JSON trace row), `state` (JSON optimizer state or NULL) |
+//! | `iterations` | completed iteration | `iteration`, `calls`, `report` (JSON trace row), `state` (JSON optimizer state: [`crate::optimizer::PsiState`] and the method's own part) |
+//!
+//! Format `lgso-run/1`, the same tables with a state for L-GSO only (NULL
+//! for the baselines, which a resumed run then replays), is read too; a
+//! new run is written as `lgso-run/2`, which an lgso that reads only
+//! `lgso-run/1` refuses by name instead of failing to restore a
+//! baseline's state.
 
 use std::path::{Path, PathBuf};
 
@@ -37,7 +43,11 @@ use crate::report::IterationReport;
 pub const FILE: &str = "run.sqlite";
 
 /// The format written in `meta.format`.
-pub const FORMAT: &str = "lgso-run/1";
+pub const FORMAT: &str = "lgso-run/2";
+
+/// The formats read: [`FORMAT`] and `lgso-run/1` (the same tables, with an
+/// optimizer state for L-GSO only).
+pub const FORMATS_READ: [&str; 2] = [FORMAT, "lgso-run/1"];
 
 /// Why a request was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,10 +220,11 @@ impl RunStore {
             .optional()
             .map_err(|e| not_a_run(format!("{FILE} is not an lgso run database ({e})")))?;
         match format.as_deref() {
-            Some(FORMAT) => {}
+            Some(f) if FORMATS_READ.contains(&f) => {}
             Some(other) => {
                 return Err(not_a_run(format!(
-                    "{FILE} has format {other:?}, this lgso reads {FORMAT:?}"
+                    "{FILE} has format {other:?}, this lgso reads {}",
+                    FORMATS_READ.join(" and ")
                 )))
             }
             None => return Err(not_a_run(format!("{FILE} records no format"))),

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// Adam's settings: learning rate, the two decay rates and the epsilon of
 /// the denominator.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct AdamSettings {
     /// Learning rate.
     pub lr: f64,

@@ -251,7 +251,7 @@ impl Bo {
             ),
         };
         Bo {
-            base: Base::new(Method::Bo, problem, seed, None),
+            base: Base::new(Method::Bo, settings, problem, seed, None),
             settings: settings.clone(),
             lower,
             width,

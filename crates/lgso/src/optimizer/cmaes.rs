@@ -52,7 +52,7 @@ impl Default for CmaesConfig {
 
 /// CMA-ES settings with every default filled in
 /// ([`CmaesConfig::resolve`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CmaesSettings {
     /// Initial step size `sigma`.
     pub sigma: f64,
@@ -197,7 +197,7 @@ impl Cmaes {
     pub fn new(settings: &CmaesSettings, problem: &Problem, seed: u64) -> Self {
         let n = problem.start.len();
         Cmaes {
-            base: Base::new(Method::Cmaes, problem, seed, None),
+            base: Base::new(Method::Cmaes, settings, problem, seed, None),
             settings: settings.clone(),
             params: CmaesParameters::new(n, settings.population),
             sigma: settings.sigma,

@@ -77,7 +77,7 @@ impl Default for GesConfig {
 }
 
 /// Where GES's guiding gradients come from.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum GesGuide {
     /// Its own earlier estimates (no extra calls).
     Past,
@@ -89,7 +89,7 @@ pub enum GesGuide {
 }
 
 /// GES settings with every default filled in ([`GesConfig::resolve`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GesSettings {
     /// Perturbation variance scale `sigma^2`.
     pub sigma2: f64,
@@ -280,7 +280,7 @@ impl Ges {
     /// The baseline with `settings` on `problem`, from its start point.
     pub fn new(settings: &GesSettings, problem: &Problem, seed: u64) -> Self {
         Ges {
-            base: Base::new(Method::Ges, problem, seed, Some(&settings.adam)),
+            base: Base::new(Method::Ges, settings, problem, seed, Some(&settings.adam)),
             settings: settings.clone(),
             guides: VecDeque::new(),
             perturbations: Vec::new(),

@@ -245,7 +245,7 @@ impl Lax {
         let mut rng = rng_from_seed(derive_seed(seed, &[LAX_STREAM, u64::MAX]));
         let cv = ControlVariate::new(n, &mut rng);
         let policy = AdamSettings::new(settings.lr, settings.betas);
-        let mut base = Base::new(Method::Lax, problem, seed, None);
+        let mut base = Base::new(Method::Lax, settings, problem, seed, None);
         base.state.adam = Some(policy.adam(2 * n));
         Lax {
             base,

@@ -98,7 +98,7 @@ impl Default for LgsoConfig {
 }
 
 /// L-GSO settings with every default filled in ([`LgsoConfig::resolve`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LgsoSettings {
     /// The surrogate family.
     pub surrogate: SurrogateKind,
@@ -216,7 +216,7 @@ impl Lgso {
         seed: u64,
     ) -> Self {
         Lgso {
-            base: Base::new(Method::Lgso, problem, seed, Some(&settings.adam)),
+            base: Base::new(Method::Lgso, settings, problem, seed, Some(&settings.adam)),
             settings: settings.clone(),
             simulator: problem.simulator.clone(),
             surrogate,

@@ -81,7 +81,7 @@ impl NumDiff {
     pub fn new(settings: &NumDiffSettings, problem: &Problem, seed: u64) -> Self {
         let adam = AdamSettings::new(settings.lr, settings.betas);
         NumDiff {
-            base: Base::new(Method::NumDiff, problem, seed, Some(&adam)),
+            base: Base::new(Method::NumDiff, settings, problem, seed, Some(&adam)),
             settings: settings.clone(),
         }
     }

@@ -33,7 +33,7 @@ pub struct OracleConfig {
 
 /// The oracle's settings with every default filled in
 /// ([`OracleConfig::resolve`]).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OracleSettings {
     /// Calls charged per step.
     pub calls_per_step: u64,
@@ -97,7 +97,13 @@ impl Oracle {
             )
         })?;
         Ok(Oracle {
-            base: Base::new(Method::Oracle, problem, seed, Some(&settings.adam)),
+            base: Base::new(
+                Method::Oracle,
+                settings,
+                problem,
+                seed,
+                Some(&settings.adam),
+            ),
             settings: settings.clone(),
             exact,
         })

@@ -140,7 +140,7 @@ impl Reinforce {
     pub fn new(settings: &ReinforceSettings, problem: &Problem, seed: u64) -> Self {
         let adam = AdamSettings::new(settings.lr, settings.betas);
         Reinforce {
-            base: Base::new(Method::Reinforce, problem, seed, Some(&adam)),
+            base: Base::new(Method::Reinforce, settings, problem, seed, Some(&adam)),
             settings: settings.clone(),
             baseline: None,
             drawn: Vec::new(),

@@ -39,6 +39,11 @@ pub struct PsiState {
     /// methods without it (CMA-ES, BO).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adam: Option<Adam>,
+    /// The method's settings (its `[method]` table, resolved): a state is
+    /// restored only under the settings it was made with. `None` in states
+    /// saved before they were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// A saved state as written: the [`PsiState`] fields and, under
@@ -76,10 +81,12 @@ pub(crate) struct Base {
 }
 
 impl Base {
-    /// Starts `method` at the problem's start point (`problem.start`),
-    /// iteration 0, with a fresh Adam of `adam`'s settings if given.
+    /// Starts `method` with its `settings` at the problem's start point
+    /// (`problem.start`), iteration 0, with a fresh Adam of `adam`'s
+    /// settings if given.
     pub(crate) fn new(
         method: Method,
+        settings: &impl Serialize,
         problem: &Problem,
         seed: u64,
         adam: Option<&AdamSettings>,
@@ -92,6 +99,7 @@ impl Base {
                 adam: adam.map(|a| a.adam(psi.len())),
                 psi,
                 iteration: 0,
+                settings: serde_json::to_value(settings).ok(),
             },
             objective: problem.objective.clone(),
             bounds: problem.bounds.clone(),
@@ -246,6 +254,16 @@ impl Base {
                 own.seed
             )));
         }
+        if let (Some(then), Some(now)) = (&s.settings, &own.settings) {
+            if then != now {
+                return Err(Error::Protocol(format!(
+                    "the saved {} state was made with other settings ({}); a run continues \
+                     only with the configuration it was made with",
+                    own.method,
+                    settings_diff(then, now)
+                )));
+            }
+        }
         let extra: E = serde_json::from_value(saved.method_state).map_err(bad)?;
         if !fits(&extra, own.psi.len()) {
             return Err(Error::Protocol(format!(
@@ -257,5 +275,28 @@ impl Base {
         self.state = s;
         self.pending = None;
         Ok(extra)
+    }
+}
+
+/// The settings that differ between a saved state's (`then`) and the
+/// optimizer's (`now`), e.g. `population: 7 then, 8 now`.
+fn settings_diff(then: &serde_json::Value, now: &serde_json::Value) -> String {
+    match (then.as_object(), now.as_object()) {
+        (Some(a), Some(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter()
+                .filter(|k| a.get(*k) != b.get(*k))
+                .map(|k| {
+                    let show = |v: Option<&serde_json::Value>| {
+                        v.map_or_else(|| "absent".to_string(), |v| v.to_string())
+                    };
+                    format!("{k}: {} then, {} now", show(a.get(k)), show(b.get(k)))
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        }
+        _ => format!("{then} then, {now} now"),
     }
 }

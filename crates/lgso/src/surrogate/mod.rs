@@ -37,7 +37,8 @@ pub use mdn::{FittedMdn, Mdn, MdnSettings};
 pub const SURROGATES: [&str; 3] = ["gan", "ffjord", "mdn"];
 
 /// A surrogate family (`[lgso] surrogate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum SurrogateKind {
     /// The conditional Cramer GAN of the paper ([`CramerGan`]).
     Gan,
