@@ -688,7 +688,7 @@ pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = load_config(args.config.as_deref())?;
     cfg.problem = args.problem.clone();
     cfg.seed = args.seed;
-    cfg.lgso.surrogate = args.surrogate.clone();
+    cfg.lgso.surrogate = Some(args.surrogate.clone());
     // the paper's defaults per surrogate: what one iteration trains for
     let (default_epochs, batch_size, updates_per_batch) = match kind {
         SurrogateKind::Ffjord => (cfg.ffjord.epochs, cfg.ffjord.batch_size, 1),

@@ -59,7 +59,7 @@ pub fn diagnose(args: &DiagnoseArgs) -> anyhow::Result<ExitCode> {
     cfg.problem = args.problem.clone();
     if let Some(s) = &args.surrogate {
         check_surrogate(s)?;
-        cfg.lgso.surrogate = s.clone();
+        cfg.lgso.surrogate = Some(s.clone());
     }
     if let Some(seed) = args.seed {
         cfg.seed = seed;

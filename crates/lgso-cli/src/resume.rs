@@ -45,6 +45,10 @@ pub fn resume(args: &ResumeArgs) -> anyhow::Result<ExitCode> {
                     "pass --max-iterations above {} to continue it",
                     cfg.stop.max_iterations.unwrap_or_default()
                 ),
+                "converged" => {
+                    "its optimizer converged (psi cannot move further with its settings)"
+                        .to_string()
+                }
                 _ => "it reached its target".to_string(),
             };
             bail!(

@@ -263,6 +263,7 @@ pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64) -> 
             "target (objective estimate <= {})",
             cfg.target.map_or("?".into(), text::num)
         ),
+        StopReason::Converged(why) => format!("converged: {why}"),
         StopReason::Failed(why) => format!("failed: {why}"),
     }
 }

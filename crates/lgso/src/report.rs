@@ -88,17 +88,22 @@ pub enum StopReason {
     MaxIterations,
     /// The objective estimate reached the target.
     Target,
+    /// The optimizer has nothing left to try (psi at a minimum it cannot
+    /// leave, a flat objective); the message says why.
+    Converged(String),
     /// An error ended the run; the message says which.
     Failed(String),
 }
 
 impl StopReason {
-    /// The reason's name: `budget`, `max_iterations`, `target` or `failed`.
+    /// The reason's name: `budget`, `max_iterations`, `target`,
+    /// `converged` or `failed`.
     pub fn name(&self) -> &'static str {
         match self {
             StopReason::Budget => "budget",
             StopReason::MaxIterations => "max_iterations",
             StopReason::Target => "target",
+            StopReason::Converged(_) => "converged",
             StopReason::Failed(_) => "failed",
         }
     }

@@ -11,7 +11,7 @@
 //!   another method or seed is refused.
 //!
 //! A new optimizer is added to [`Method::ALL`] and thereby to every check
-//! here.
+//! here; L-GSO runs with both presets (`paper`, `auto`).
 
 use std::sync::atomic::Ordering;
 
@@ -69,6 +69,30 @@ fn lgso_lowers_the_quadratic() {
     // surrogate gradient hovers about 0.1-0.2 per coordinate from it
     // (measured 0.08-0.09 after 30 and 40 steps), hence the goal 0.2.
     lowers_the_quadratic("lgso", 12_000, 400, 0.2);
+}
+
+#[test]
+fn lgso_auto_lowers_the_quadratic() {
+    // The adaptive preset: its calls per iteration vary (design, checks),
+    // so the accounting is checked against the simulator's count and the
+    // budget. From 9, the trust region grows from eps = 0.5 along
+    // verified steps; E[R] < 0.05 needs |psi - 1| < 0.22.
+    let (cfg, sim) = quadratic_with("lgso", 3_000, |c| c.lgso.preset = Some("auto".into()));
+    let s = run_method(&cfg, &mut []).unwrap();
+    assert_eq!(s.stop_reason, StopReason::Budget);
+    assert!(s.calls <= 3_000);
+    assert_eq!(
+        sim.calls.load(Ordering::SeqCst),
+        s.calls + 10 * (s.iterations + 1),
+        "lgso auto: draws made vs calls charged"
+    );
+    let value = s.objective_final_exact.unwrap();
+    eprintln!("lgso auto: E[R] 9 -> {value:.4} in {} calls", s.calls);
+    assert!(
+        value < 0.05,
+        "lgso auto: E[R] = {value} at {:?}",
+        s.psi_final
+    );
 }
 
 #[test]
@@ -135,9 +159,14 @@ fn every_request_stays_inside_the_bounds() {
     // The unconstrained optimum (1, 1, 1) lies outside the box, so every
     // method presses against its faces; the start (3, -1, 2) is inside.
     let bounds = [[2.0, 3.5], [-1.5, 0.5], [1.5, 2.5]];
-    for method in HONOUR_BOUNDS {
+    let cases = HONOUR_BOUNDS
+        .iter()
+        .map(|m| (*m, "paper"))
+        .chain([(Method::Lgso, "auto")]);
+    for (method, preset) in cases {
         let (cfg, sim) = quadratic_with(method.name(), 6_000, |c| {
             c.bounds = Some(bounds.to_vec());
+            c.lgso.preset = Some(preset.into());
         });
         let s = run_method(&cfg, &mut []).unwrap();
         let asked = sim.asked.lock().unwrap();
@@ -178,9 +207,14 @@ fn step(
 
 #[test]
 fn every_method_resumes_from_its_saved_state() {
-    for method in Method::ALL {
+    let cases = Method::ALL
+        .iter()
+        .map(|m| (*m, "paper"))
+        .chain([(Method::Lgso, "auto")]);
+    for (method, preset) in cases {
         // small settings: M = 20 draws per point, L-GSO with the MDN
         let (cfg, _) = quadratic_with(method.name(), 1_000_000, |c| {
+            c.lgso.preset = Some(preset.into());
             c.lgso.samples_per_point = Some(20);
             c.lgso.gradient_samples = 200;
             c.mdn.epochs = 3;

@@ -172,7 +172,7 @@ fn tell_must_answer_the_last_ask() {
     assert!(e.contains("do not answer the last ask"), "{e}");
     // the pending ask survives a bad tell
     assert_eq!(opt.ask().unwrap(), asked);
-    let mut driver_opt: Box<dyn Optimizer> = Box::new(lgso::driver::lgso_for(&cfg));
+    let mut driver_opt: Box<dyn Optimizer> = lgso::driver::lgso_for(&cfg);
     let s = run(&cfg, driver_opt.as_mut(), &mut []).unwrap();
     assert_eq!(s.calls, 10_000);
 }

@@ -210,6 +210,8 @@ impl Config {
         }
         // the record: every default written out
         self.monitor.samples = Some(monitor_samples);
+        self.lgso.preset = Some(lgso.preset.name().to_string());
+        self.lgso.surrogate = Some(lgso.surrogate.name().to_string());
         self.lgso.n_points = Some(lgso.n_points);
         self.lgso.eps = Some(lgso.eps);
         self.lgso.samples_per_point = Some(lgso.samples_per_point);

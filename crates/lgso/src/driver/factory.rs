@@ -5,7 +5,9 @@
 use super::{run, Observer};
 use crate::config::ResolvedConfig;
 use crate::error::Result;
-use crate::optimizer::{Bo, Cmaes, Ges, Lax, Lgso, Method, NumDiff, Optimizer, Oracle, Reinforce};
+use crate::optimizer::{
+    Bo, Cmaes, Ges, Lax, Lgso, LgsoAuto, Method, NumDiff, Optimizer, Oracle, Preset, Reinforce,
+};
 use crate::report::Summary;
 use crate::surrogate::{CramerGan, Ffjord, Mdn, Surrogate, SurrogateKind};
 
@@ -27,7 +29,7 @@ pub fn surrogate_for(kind: SurrogateKind, cfg: &ResolvedConfig) -> Box<dyn Surro
 pub fn optimizer_for(cfg: &ResolvedConfig) -> Result<Box<dyn Optimizer>> {
     let (problem, seed) = (&cfg.problem, cfg.seed);
     Ok(match cfg.method {
-        Method::Lgso => Box::new(lgso_for(cfg)),
+        Method::Lgso => lgso_for(cfg),
         Method::NumDiff => Box::new(NumDiff::new(&cfg.numdiff, problem, seed)),
         Method::Ges => Box::new(Ges::new(&cfg.ges, problem, seed)),
         Method::Reinforce => Box::new(Reinforce::new(&cfg.reinforce, problem, seed)),
@@ -38,10 +40,14 @@ pub fn optimizer_for(cfg: &ResolvedConfig) -> Result<Box<dyn Optimizer>> {
     })
 }
 
-/// L-GSO with the configured surrogate, whatever `method` says.
-pub fn lgso_for(cfg: &ResolvedConfig) -> Lgso {
+/// L-GSO with the configured surrogate and preset (the paper's fixed
+/// settings or the adaptive trust region), whatever `method` says.
+pub fn lgso_for(cfg: &ResolvedConfig) -> Box<dyn Optimizer> {
     let surrogate = surrogate_for(cfg.lgso.surrogate, cfg);
-    Lgso::new(&cfg.lgso, surrogate, &cfg.problem, cfg.seed)
+    match cfg.lgso.preset {
+        Preset::Paper => Box::new(Lgso::new(&cfg.lgso, surrogate, &cfg.problem, cfg.seed)),
+        Preset::Auto => Box::new(LgsoAuto::new(&cfg.lgso, surrogate, &cfg.problem, cfg.seed)),
+    }
 }
 
 /// Runs the configured method (`method`, default L-GSO) on the configured
@@ -60,5 +66,5 @@ pub fn run_method(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> 
 /// # Errors
 /// As [`run`].
 pub fn run_lgso(cfg: &ResolvedConfig, observers: &mut [&mut dyn Observer]) -> Result<Summary> {
-    run(cfg, &mut lgso_for(cfg), observers)
+    run(cfg, lgso_for(cfg).as_mut(), observers)
 }

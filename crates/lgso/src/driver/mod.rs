@@ -401,6 +401,9 @@ fn iterate(
         if tally.calls + optimizer.calls_per_iteration() > cfg.budget {
             return Ok(StopReason::Budget);
         }
+        if let Some(why) = optimizer.converged() {
+            return Ok(StopReason::Converged(why));
+        }
         let t_iter = Instant::now();
         let requests = optimizer.ask()?;
         if requests.is_empty() {

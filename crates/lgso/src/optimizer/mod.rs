@@ -44,6 +44,7 @@ pub mod design;
 pub mod ges;
 pub mod lax;
 pub mod lgso;
+pub mod lgso_auto;
 pub mod numdiff;
 pub mod oracle;
 pub mod reinforce;
@@ -55,7 +56,8 @@ pub use bo::{Bo, BoSettings};
 pub use cmaes::{Cmaes, CmaesConfig, CmaesSettings};
 pub use ges::{Ges, GesConfig, GesSettings};
 pub use lax::{Lax, LaxSettings};
-pub use lgso::{Lgso, LgsoConfig, LgsoSettings};
+pub use lgso::{Lgso, LgsoConfig, LgsoSettings, Preset};
+pub use lgso_auto::LgsoAuto;
 pub use numdiff::{NumDiff, NumDiffSettings};
 pub use oracle::{Oracle, OracleConfig, OracleSettings};
 pub use reinforce::{Reinforce, ReinforceSettings};
@@ -229,6 +231,13 @@ pub trait Optimizer: Send {
     /// [`crate::Error::Protocol`] when the state does not belong to this
     /// optimizer or cannot be read.
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<()>;
+
+    /// Why the optimizer has nothing left to try (psi at a minimum it
+    /// cannot leave, a flat objective), if so: the run stops there
+    /// ([`crate::report::StopReason::Converged`]). Default: never.
+    fn converged(&self) -> Option<String> {
+        None
+    }
 
     /// Whether `tell` accepts outcomes with fewer samples than requested
     /// (even none, when a simulator request failed). L-GSO does: it trains

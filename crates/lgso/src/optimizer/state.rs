@@ -117,16 +117,25 @@ impl Base {
     /// [`request_id`]`(iteration, i)` and seed `derive_seed(seed,
     /// [REQUEST, iteration, i])`.
     pub(crate) fn ask(&mut self, points: &[Vec<f64>], count: usize) -> Vec<Request> {
+        let each: Vec<(&[f64], usize, Option<u64>)> =
+            points.iter().map(|p| (p.as_slice(), count, None)).collect();
+        self.ask_each(&each)
+    }
+
+    /// As [`Base::ask`] with a count per point and, where given, a seed of
+    /// the caller's (two requests with one seed share their random
+    /// numbers).
+    pub(crate) fn ask_each(&mut self, points: &[(&[f64], usize, Option<u64>)]) -> Vec<Request> {
         let (seed, it) = (self.state.seed, self.state.iteration);
         let requests: Vec<Request> = points
             .iter()
             .enumerate()
-            .map(|(i, psi)| Request {
+            .map(|(i, &(psi, count, own))| Request {
                 id: request_id(it, i as u64),
                 iteration: it,
-                psi: psi.clone(),
+                psi: psi.to_vec(),
                 count,
-                seed: derive_seed(seed, &[stream::REQUEST, it, i as u64]),
+                seed: own.unwrap_or_else(|| derive_seed(seed, &[stream::REQUEST, it, i as u64])),
             })
             .collect();
         self.pending = Some(requests.clone());
