@@ -94,6 +94,10 @@ const VERIFY_STREAM: u64 = 201;
 const PROPOSAL_STREAM: u64 = 202;
 const DESIGN_STREAM: u64 = 203;
 
+/// The ensemble fitted on the region, the `x` rows of the surrogate
+/// samples, the samples trained on and the seconds of the fits.
+type Fit = (Vec<Box<dyn FittedSurrogate>>, Matrix, usize, f64);
+
 /// A step proposed by the surrogate, waiting for its check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Proposal {
@@ -227,7 +231,7 @@ impl LgsoAuto {
             .copied();
         let all_up = tests.iter().all(|t| t.2.is_finite() && t.2 < 0.0);
         // some difference within one standard error of zero
-        let noisy = tests.iter().any(|t| !(t.2.abs() > t.3));
+        let noisy = tests.iter().any(|t| t.2.is_nan() || t.2.abs() <= t.3);
         let whole = tests[0];
         let c = self.base.state.psi.clone();
         let a = &mut self.auto;
@@ -247,7 +251,7 @@ impl LgsoAuto {
                     // a decrease hidden in the noise: check with more draws
                     a.verify_samples = (2 * a.verify_samples).min(VERIFY_SAMPLES.1);
                 }
-                if all_up && a.failures % 2 == 0 {
+                if all_up && a.failures.is_multiple_of(2) {
                     // every candidate went up at every length: the
                     // surrogate may need more data (the gradient pointed
                     // the wrong way) or psi may be near a minimum (every
@@ -270,10 +274,7 @@ impl LgsoAuto {
     }
 
     /// The surrogate fitted on the region around the centre.
-    fn fit(
-        &self,
-        history: &History,
-    ) -> Result<(Vec<Box<dyn FittedSurrogate>>, Matrix, usize, f64)> {
+    fn fit(&self, history: &History) -> Result<Fit> {
         let st = &self.base.state;
         let mut idx = history.in_box_indices(&st.psi, TRAIN_BOX * self.auto.radius);
         if idx.len() > self.settings.max_train_samples {
