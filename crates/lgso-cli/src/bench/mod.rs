@@ -1,5 +1,5 @@
 //! `lgso bench` (methods compared over seeds on built-in problems) and
-//! `lgso bench-fit` (the cost of one surrogate fit).
+//! `lgso bench-fit` (the cost of one surrogate fit, in `fit.rs`).
 //!
 //! `lgso bench --problems P1,P2 --methods M1,M2 --seeds K --budget CALLS
 //! --jobs J --out DIR` runs every (problem, method, seed), up to `J` runs
@@ -32,12 +32,16 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use lgso::config::{default_budget, ResolvedConfig};
 use lgso::optimizer::METHODS;
-use lgso::problem::{by_name, NAMES};
+use lgso::problem::NAMES;
 use lgso::report::IterationReport;
-use lgso::surrogate::{SurrogateKind, SURROGATES};
 
-use crate::args::{BenchArgs, BenchFitArgs};
-use crate::bench_plot::{comparison_png, MethodTraces};
+mod fit;
+mod plot;
+
+pub use fit::{bench_fit, check_surrogate};
+
+use crate::args::BenchArgs;
+use plot::{comparison_png, MethodTraces};
 use crate::run::{apply_common, execute, load_config, Finished};
 use crate::run_dir::{check_free, unix_seconds, write_atomic};
 use crate::text;
@@ -652,118 +656,4 @@ fn median(v: &[f64]) -> Option<f64> {
     } else {
         0.5 * (s[n / 2 - 1] + s[n / 2])
     })
-}
-
-/// The surrogate family `name` of `--surrogate`.
-///
-/// # Errors
-/// A message naming the option and the expected values.
-pub fn check_surrogate(name: &str) -> anyhow::Result<SurrogateKind> {
-    SurrogateKind::parse(name).map_err(|_| {
-        anyhow::anyhow!(
-            "unknown surrogate `{name}` in --surrogate: expected one of {}",
-            SURROGATES.join(", ")
-        )
-    })
-}
-
-/// `lgso bench-fit`.
-///
-/// # Errors
-/// An unknown problem or surrogate, invalid surrogate settings, simulator
-/// or surrogate errors.
-pub fn bench_fit(args: &BenchFitArgs) -> anyhow::Result<ExitCode> {
-    let max = lgso::check::MAX_SAMPLES;
-    if !(2..=max).contains(&args.samples) {
-        bail!(
-            "invalid --samples {}: expected an integer from 2 to {max} (training samples)",
-            args.samples
-        );
-    }
-    if args.epochs == Some(0) {
-        bail!("invalid --epochs 0: expected an integer >= 1 (passes over the training set)");
-    }
-    let kind = check_surrogate(&args.surrogate)?;
-    // Validate the surrogate settings with the library's own checks.
-    let mut cfg = load_config(args.config.as_deref())?;
-    cfg.problem = args.problem.clone();
-    cfg.seed = args.seed;
-    cfg.lgso.surrogate = args.surrogate.clone();
-    // the paper's defaults per surrogate: what one iteration trains for
-    let (default_epochs, batch_size, updates_per_batch) = match kind {
-        SurrogateKind::Ffjord => (cfg.ffjord.epochs, cfg.ffjord.batch_size, 1),
-        SurrogateKind::Mdn => (cfg.mdn.epochs, cfg.mdn.batch_size, 1),
-        SurrogateKind::Gan => (
-            cfg.gan.epochs,
-            cfg.gan.batch_size,
-            (cfg.gan.critic_steps + cfg.gan.generator_steps).max(1),
-        ),
-    };
-    if let Some(e) = args.epochs {
-        cfg.gan.epochs = e;
-        cfg.ffjord.epochs = e;
-        cfg.mdn.epochs = e;
-    }
-    let resolved = cfg.resolve()?;
-    let epochs = args.epochs.unwrap_or(default_epochs);
-    let problem = by_name(&args.problem)?;
-    let surrogate = lgso::driver::surrogate_for(kind, &resolved);
-    let report = lgso::bench::fit_timing_of(&problem, args.samples, surrogate.as_ref(), args.seed)?;
-    let minibatches = report.steps / updates_per_batch;
-    let ms = if minibatches > 0 {
-        1000.0 * report.seconds / minibatches as f64
-    } else {
-        f64::NAN
-    };
-    // One L-GSO iteration at the configured settings trains on (N + 1) * M
-    // fresh samples (plus reused ones) for the configured number of epochs.
-    let per_iteration = resolved.lgso.cost().first;
-    let batches_per_epoch = per_iteration.div_ceil(batch_size as u64);
-    let projected = ms / 1000.0 * (batches_per_epoch * default_epochs as u64) as f64;
-    let update = if kind == SurrogateKind::Gan {
-        "one critic + one generator update"
-    } else {
-        "one Adam update"
-    };
-    let d = problem.dims();
-    let rows = [
-        (
-            "problem",
-            format!("{} (psi {}, x {}, y {})", problem.name, d.psi, d.x, d.y),
-        ),
-        (
-            "samples",
-            format!(
-                "{} (around the start point: N + 1 = {} points, eps {})",
-                text::calls(report.train_samples as u64),
-                resolved.lgso.n_points + 1,
-                text::num(resolved.lgso.eps)
-            ),
-        ),
-        ("surrogate", args.surrogate.clone()),
-        ("epochs", epochs.to_string()),
-        (
-            "minibatches",
-            format!(
-                "{} (batch size {})",
-                text::calls(minibatches as u64),
-                batch_size
-            ),
-        ),
-        ("seconds", format!("{:.2}", report.seconds)),
-        ("ms/minibatch", format!("{ms:.2} ({update})")),
-        (
-            "projected",
-            format!(
-                "{projected:.1} s of fitting per iteration at the configured settings \
-                 ((N + 1) * M = {} fresh samples, batch {}, {} epochs; reused samples add to it)",
-                text::calls(per_iteration),
-                batch_size,
-                default_epochs
-            ),
-        ),
-    ];
-    let lines: String = rows.iter().map(|(k, v)| format!("{k:<14}{v}\n")).collect();
-    text::out(&lines)?;
-    Ok(ExitCode::SUCCESS)
 }
