@@ -29,8 +29,9 @@ pub enum Command {
     Run(RunArgs),
     /// List the built-in problems and the paper's settings for them.
     Problems,
-    /// Benchmark: every (problem, method, seed) on the same call budget, then
-    /// results.csv, a Markdown table and one comparison plot per problem.
+    /// Benchmark: every (problem, method, setting, seed) on the same call
+    /// budget, then results.csv, Markdown tables (each method at its best
+    /// setting) and one comparison plot per problem.
     #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
     /// Time one surrogate fit (GAN by default) on real trust-region data.
@@ -215,6 +216,14 @@ pub struct BenchArgs {
     /// per finished run replaces the progress display.
     #[arg(long, short, value_name = "J", default_value_t = 1)]
     pub jobs: usize,
+    /// Sweep a configuration key (repeatable): KEY=V1,V2,.. with KEY as in
+    /// the config file, e.g. lgso.samples_per_point=1,3,10 or
+    /// gan.generator_hidden=[64,64],[100,100,100]. A method's table (gan,
+    /// ffjord, mdn: lgso's) is swept for that method only, other keys for
+    /// every method; each method runs every combination of its values and
+    /// is reported at its best. No run stops at a target.
+    #[arg(long, value_name = "KEY=V1,V2,..")]
+    pub sweep: Vec<String>,
     #[command(flatten)]
     /// Settings shared with `lgso run`; `--budget` overrides every
     /// problem's budget (default: the benchmark's budget per problem).

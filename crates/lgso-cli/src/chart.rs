@@ -2,7 +2,7 @@
 //! simulator calls, as shaded bands, lines, an optional dashed target line
 //! and a legend.
 //!
-//! `plot.rs` (a run's `objective.png`) and `bench_plot.rs` (the comparison
+//! `plot.rs` (a run's `objective.png`) and `bench/plot.rs` (the comparison
 //! per problem of `lgso bench`) say what to draw and pick the y axis;
 //! [`Chart`] says how: the title, the frame, the count-labelled x axis, the
 //! log or linear y axis, the fonts, the legend in the upper right, and

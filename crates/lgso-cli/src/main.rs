@@ -5,8 +5,8 @@
 //! A thin binary: `args` parses the command line (the arguments of every
 //! subcommand), `run`, `resume`, `problems`, `bench`, `bench_protocol`,
 //! `diagnose` and `shield` glue it to the library, `run_dir`, `progress`
-//! and `plot` are the observers that record and show a run, `bench_plot`
-//! draws a benchmark's comparison plots; `plot` and `bench_plot` say what
+//! and `plot` are the observers that record and show a run, `bench::plot`
+//! draws a benchmark's comparison plots; `plot` and `bench::plot` say what
 //! their charts show and `chart` draws them. Every error ends up here and
 //! is printed as one line, `error: ...` with its causes, with exit code 2.
 
@@ -20,7 +20,6 @@ use clap::Parser;
 
 mod args;
 mod bench;
-mod bench_plot;
 mod bench_protocol;
 mod chart;
 mod diagnose;

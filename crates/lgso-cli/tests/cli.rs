@@ -318,7 +318,7 @@ fn tiny_bench() {
     // without --methods and --seeds: one L-GSO run, seed 0
     let row = md
         .lines()
-        .find(|l| l.starts_with("| three-hump | lgso | 1 |"))
+        .find(|l| l.starts_with("| three-hump | lgso | configured | "))
         .unwrap_or_else(|| panic!("no three-hump row in:\n{md}"));
     assert!(stdout.contains(row), "{stdout}");
     assert!(row.ends_with("| 0 |"), "failed runs: {row}");
@@ -330,13 +330,15 @@ fn tiny_bench() {
     let rows = read_results(&dir.path().join("b/results.csv"));
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["method"], "lgso");
+    assert_eq!(rows[0]["setting"], "", "no sweep: the configured setting");
+    assert_eq!(rows[0]["judged_on"], "exact", "three hump has a quadrature");
     assert_eq!(rows[0]["seed"], "0");
     assert_eq!(rows[0]["status"], "ok");
     assert_eq!(rows[0]["calls"], "2000");
     // the table of runs keeps the timings
     assert!(
         md.lines()
-            .any(|l| l.starts_with("| three-hump | lgso | 0 | 2,000 |")),
+            .any(|l| l.starts_with("| three-hump | lgso | configured | 0 | 2,000 |")),
         "{md}"
     );
 }
@@ -351,6 +353,7 @@ fn read_results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         [
             "problem",
             "method",
+            "setting",
             "seed",
             "status",
             "stop_reason",
@@ -361,6 +364,9 @@ fn read_results(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
             "objective_final_stderr",
             "objective_final_exact",
             "target",
+            "judged_on",
+            "calls_to_first_reach",
+            "calls_to_stay_below",
             "calls_to_target",
             "seconds_total",
             "error",
@@ -446,6 +452,8 @@ fn bench_compares_methods_over_seeds() {
         assert_eq!(r["stop_reason"], "budget", "{r:?}");
         assert_eq!(r["iterations"], "2", "{r:?}");
         assert_eq!(r["target"], "1", "{r:?}");
+        assert_eq!(r["setting"], "", "{r:?}");
+        assert_eq!(r["judged_on"], "exact", "{r:?}");
         assert_eq!(r["error"], "", "{r:?}");
         let start: f64 = r["objective_start"].parse().unwrap();
         let end: f64 = r["objective_final"].parse().unwrap();
@@ -462,10 +470,12 @@ fn bench_compares_methods_over_seeds() {
         let row = bench_row(&md, "rosenbrock", method);
         let reached = rows
             .iter()
-            .filter(|r| r["method"] == method && !r["calls_to_target"].is_empty())
+            .filter(|r| r["method"] == method && !r["calls_to_first_reach"].is_empty())
             .count();
         assert!(
-            row.starts_with(&format!("| rosenbrock | {method} | 2 | {reached}/2 |")),
+            row.starts_with(&format!(
+                "| rosenbrock | {method} | configured | {reached}/2 |"
+            )),
             "{row}"
         );
         assert!(row.ends_with("| 0 |"), "{row}");

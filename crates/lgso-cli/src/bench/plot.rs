@@ -1,5 +1,6 @@
-//! `<problem>.png` of `lgso bench`: the objective estimate against
-//! simulator calls for every method on one problem.
+//! `<problem>.png` of `lgso bench`: the objective against simulator calls
+//! for every method (at its best setting) on one problem: the exact `E[R]`
+//! where the problem has one, else the Monte Carlo estimate.
 //!
 //! Per method, the median over seeds is drawn as a line and the range
 //! (min..max) over seeds as a translucent band, in the method's colour (the
@@ -20,8 +21,10 @@ use crate::chart::{extent, Band, Chart, Line, YAxis};
 
 /// The traces of one method on one problem.
 pub struct MethodTraces {
-    /// The method's name (legend).
+    /// The method's name (its colour).
     pub method: String,
+    /// The legend: the method and its setting.
+    pub label: String,
     /// One trace per seed: `(calls, objective)` from the start point on
     /// (up to the failure for a failed run).
     pub traces: Vec<Vec<(u64, f64)>>,
@@ -118,6 +121,7 @@ pub fn comparison_png(
     path: &Path,
     problem: &str,
     target: Option<f64>,
+    y_label: &str,
     methods: &[MethodTraces],
 ) -> Result<(), String> {
     let spreads: Vec<Vec<Spread>> = methods.iter().map(|m| spread(&m.traces)).collect();
@@ -147,9 +151,9 @@ pub fn comparison_png(
         }
         lines.push(Line {
             label: if notes.is_empty() {
-                m.method.clone()
+                m.label.clone()
             } else {
-                format!("{} ({})", m.method, notes.join("; "))
+                format!("{} ({})", m.label, notes.join("; "))
             },
             colour,
             points: points.iter().map(|p| (p.calls as f64, p.median)).collect(),
@@ -170,7 +174,7 @@ pub fn comparison_png(
     };
     let max_calls = points().map(|p| p.calls).max().unwrap_or(0);
     Chart::objective(problem, max_calls)
-        .y_axis("objective E[R], Monte Carlo estimate", y)
+        .y_axis(y_label, y)
         .bands(bands)
         .lines(lines)
         .target(target)
@@ -218,11 +222,13 @@ mod tests {
                 vec![
                     MethodTraces {
                         method: "lgso".into(),
+                        label: "lgso".into(),
                         traces: vec![decay(0.5, 12, 48_000), decay(0.55, 10, 48_000)],
                         failed: 0,
                     },
                     MethodTraces {
                         method: "numdiff".into(),
+                        label: "numdiff".into(),
                         traces: vec![decay(0.8, 8, 60_000), decay(0.7, 8, 60_000)],
                         failed: 1,
                     },
@@ -233,6 +239,7 @@ mod tests {
                 Some(-0.8),
                 vec![MethodTraces {
                     method: "oracle".into(),
+                    label: "oracle".into(),
                     traces: vec![vec![(0, -0.5), (1000, -0.7)]],
                     failed: 0,
                 }],
@@ -243,6 +250,7 @@ mod tests {
                 None,
                 vec![MethodTraces {
                     method: "ges".into(),
+                    label: "ges".into(),
                     traces: vec![vec![(0, f64::NAN)], vec![]],
                     failed: 2,
                 }],
@@ -250,7 +258,7 @@ mod tests {
         ];
         for (name, target, methods) in cases {
             let path = dir.join(format!("{name}.png"));
-            comparison_png(&path, "test", target, &methods).unwrap();
+            comparison_png(&path, "test", target, "objective", &methods).unwrap();
             let png = std::fs::read(&path).unwrap();
             assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
         }
