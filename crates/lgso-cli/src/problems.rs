@@ -30,7 +30,7 @@ pub fn problems() -> anyhow::Result<ExitCode> {
             text::num(p.defaults.eps),
             text::num(p.defaults.lr),
             text::calls(per_iteration),
-            text::calls(default_budget(p.name)),
+            text::calls(default_budget(p.name, true)),
             text::num(p.target),
             text::vector(&p.start, 4),
             p.description.to_string(),

@@ -20,6 +20,7 @@ const TARGET: f64 = -0.80;
 const CONFIG: &str = "start = [0.4, 1.0]
 
 [lgso]
+preset = \"paper\"
 surrogate = \"mdn\"
 gradient_samples = 200
 

@@ -106,7 +106,7 @@ fn eps_must_be_positive() {
 #[test]
 fn budget_smaller_than_one_iteration() {
     let dir = TestDir::new("budget");
-    let out = dir.lgso(&["run", "--budget", "10"]);
+    let out = dir.lgso(&["run", "--budget", "5"]);
     // the default problem's (N + 1) * M calls per iteration
     let per_iteration = lgso::config::Config::default()
         .resolve()
@@ -116,7 +116,7 @@ fn budget_smaller_than_one_iteration() {
     assert_one_line_error(
         &out,
         &[
-            "budget of 10",
+            "budget of 5",
             "one iteration",
             &per_iteration,
             "(N + 1) * M",

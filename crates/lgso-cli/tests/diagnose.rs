@@ -11,7 +11,7 @@ use common::TestDir;
 
 /// A cheap three-hump setting: 5 points x 200 samples per fit.
 const SMALL: &str =
-    "[lgso]\nsamples_per_point = 200\ngradient_samples = 2000\n[mdn]\nepochs = 5\nthreads = 1\n";
+    "[lgso]\npreset = \"paper\"\nsamples_per_point = 200\ngradient_samples = 2000\n[mdn]\nepochs = 5\nthreads = 1\n";
 
 fn one_error_line(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(2), "exit code");

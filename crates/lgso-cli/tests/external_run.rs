@@ -21,6 +21,7 @@ start = [2.5, 0.0]
 [stop]
 budget = 16000
 [lgso]
+preset = \"paper\"
 n_points = 4
 eps = 0.5
 lr = 0.3

@@ -19,6 +19,7 @@ const CONFIG: &str = "seed = 11
 [stop]
 budget = 20000
 [lgso]
+preset = \"paper\"
 samples_per_point = 200
 gradient_samples = 1000
 [gan]

@@ -157,7 +157,7 @@ fn run_with_the_ship_objective() {
     let d = dir("ship-run");
     fs::write(
         d.join("ship.toml"),
-        "problem = \"muon-shield\"\n[lgso]\nn_points = 4\nsamples_per_point = 300\n\
+        "problem = \"muon-shield\"\n[lgso]\npreset = \"paper\"\nn_points = 4\nsamples_per_point = 300\n\
          [gan]\nepochs = 1\n[monitor]\nsamples = 3000\n[stop]\nmax_iterations = 1\n\
          [muon_shield]\nobjective = \"ship_fcn\"\nhits_pool = 100000\nship_muons = 20\n",
     )

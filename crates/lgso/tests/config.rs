@@ -21,7 +21,10 @@ fn message(text: &str) -> String {
 fn defaults_are_the_papers_settings() {
     // lgso.md, "Defaults used for the paper's results" and the GAN table
     let l = LgsoConfig::default();
-    assert_eq!((l.gradient_samples, l.lr), (10_000, None));
+    assert_eq!(
+        (l.preset.as_deref(), l.gradient_samples, l.lr),
+        (None, None, None)
+    );
     assert!(l.reuse_optimizer && l.reuse_history && l.project);
     let g = GanSettings::default();
     assert_eq!(g.noise_dim, 150);
@@ -43,7 +46,8 @@ fn defaults_are_the_papers_settings() {
         ("submanifold-hump", 5, 0.2, 2.0, 3000, 0.1),
         ("boston-nn", 20, 0.1, 0.0215, 3000, 0.1),
     ] {
-        let r = resolve(&format!("problem = \"{name}\"")).unwrap();
+        let r = resolve(&format!("problem = \"{name}\"\n[lgso]\npreset = \"paper\"")).unwrap();
+        assert_eq!(r.lgso.gradient_samples, 10_000, "{name}");
         assert_eq!(
             (r.lgso.n_points, r.lgso.eps, r.start()[0]),
             (n, eps, start0),
@@ -52,9 +56,15 @@ fn defaults_are_the_papers_settings() {
         assert_eq!(r.calls_per_iteration(), (n as u64 + 1) * m, "{name}");
         assert_eq!((r.lgso.adam.lr, r.config.lgso.lr), (lr, Some(lr)), "{name}");
         // an explicit lr wins over the problem's
-        let r = resolve(&format!("problem = \"{name}\"\n[lgso]\nlr = 0.05")).unwrap();
+        let r = resolve(&format!(
+            "problem = \"{name}\"\n[lgso]\npreset = \"paper\"\nlr = 0.05"
+        ))
+        .unwrap();
         assert_eq!(r.lgso.adam.lr, 0.05, "{name}");
     }
+    // the paper's GAN and budget need the paper preset
+    let r = resolve("problem = \"rosenbrock\"\n[lgso]\npreset = \"paper\"").unwrap();
+    assert_eq!((r.lgso.surrogate.name(), r.budget), ("gan", 700_000));
     // the resolved config round-trips through TOML with every default filled
     let r = resolve("problem = \"rosenbrock\"").unwrap();
     let text = r.config.to_toml_string().unwrap();
@@ -63,6 +73,33 @@ fn defaults_are_the_papers_settings() {
         "{text}"
     );
     assert_eq!(Config::from_toml_str(&text).unwrap(), r.config);
+}
+
+#[test]
+fn without_settings_lgso_sets_itself() {
+    // no [lgso] table: the auto preset, its MDN surrogate, M and K, and
+    // its budget; the paper's N and eps start the design
+    let r = resolve("problem = \"rosenbrock\"").unwrap();
+    assert_eq!(r.lgso.preset, lgso::optimizer::Preset::Auto);
+    assert_eq!(r.lgso.surrogate.name(), "mdn");
+    assert_eq!(
+        (r.lgso.samples_per_point, r.lgso.gradient_samples),
+        (
+            lgso::optimizer::lgso::AUTO_SAMPLES_PER_POINT,
+            lgso::optimizer::lgso::AUTO_GRADIENT_SAMPLES
+        )
+    );
+    assert_eq!((r.lgso.n_points, r.lgso.eps), (15, 0.2));
+    assert_eq!(r.budget, lgso::config::default_budget("rosenbrock", true));
+    assert!(r.budget < 10_000, "{}", r.budget);
+    // the first iteration is a design of N + 1 points with M draws each
+    assert_eq!(r.calls_per_iteration(), 16 * 2);
+    // a baseline keeps the paper-scale budget
+    let r = resolve("problem = \"rosenbrock\"\nmethod = \"cmaes\"").unwrap();
+    assert_eq!(r.budget, 700_000);
+    // every default is written to the record
+    let text = r.config.to_toml_string().unwrap();
+    assert!(text.contains("preset = \"auto\""), "{text}");
 }
 
 #[test]
@@ -86,7 +123,7 @@ fn bad_input_names_the_culprit() {
         let m = message(&format!("[lgso]\neps = {eps}"));
         assert!(m.contains("lgso.eps") && m.contains("> 0"), "{m}");
     }
-    let m = message("[stop]\nbudget = 10");
+    let m = message("[stop]\nbudget = 10\n[lgso]\npreset = \"paper\"");
     assert!(
         m.contains("budget of 10") && m.contains("5000 calls"),
         "{m}"

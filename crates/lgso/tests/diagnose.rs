@@ -71,7 +71,7 @@ fn bias_statistics_on_known_values() {
 
 fn rosenbrock(extra: &str) -> lgso::config::ResolvedConfig {
     Config::from_toml_str(&format!(
-        "problem = \"rosenbrock\"\nseed = 3\n[lgso]\nsurrogate = \"mdn\"\nsamples_per_point = 1000\n\
+        "problem = \"rosenbrock\"\nseed = 3\n[lgso]\npreset = \"paper\"\nsurrogate = \"mdn\"\nsamples_per_point = 1000\n\
          gradient_samples = 5000\n[mdn]\nthreads = 1\n{extra}"
     ))
     .unwrap()

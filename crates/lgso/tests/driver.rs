@@ -59,10 +59,11 @@ fn tiny(budget: u64) -> (ResolvedConfig, Arc<Counting>) {
     });
     let mut config = Config::default();
     config.stop.budget = Some(budget);
+    config.lgso.preset = Some("paper".into());
     config.lgso.n_points = Some(3);
     config.lgso.eps = Some(0.3);
     config.lgso.samples_per_point = Some(50);
-    config.lgso.gradient_samples = 100;
+    config.lgso.gradient_samples = Some(100);
     config.monitor.samples = Some(7);
     config.start = Some(vec![1.0, 1.0]);
     config.gan = GanSettings {

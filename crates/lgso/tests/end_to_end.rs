@@ -62,6 +62,7 @@ fn three_hump_reaches_the_threshold(surrogate: &str, table: &str) {
         budget = 100000
         target = -0.80
         [lgso]
+        preset = "paper"
         surrogate = "{surrogate}"
         samples_per_point = 500
         gradient_samples = 5000

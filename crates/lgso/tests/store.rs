@@ -73,8 +73,9 @@ fn tiny(method: &str, iterations: u64) -> ResolvedConfig {
     c.method = method.into();
     c.seed = 5;
     c.stop.max_iterations = Some(iterations);
+    c.lgso.preset = Some("paper".into());
     c.lgso.samples_per_point = Some(100);
-    c.lgso.gradient_samples = 500;
+    c.lgso.gradient_samples = Some(500);
     c.gan.epochs = 1;
     c.gan.threads = 1;
     c.numdiff.samples = 100;
@@ -269,8 +270,9 @@ fn lgso_stays_inside_the_bounds() {
     let mut c = Config::default();
     c.seed = 2;
     c.stop.max_iterations = Some(4);
+    c.lgso.preset = Some("paper".into());
     c.lgso.samples_per_point = Some(100);
-    c.lgso.gradient_samples = 500;
+    c.lgso.gradient_samples = Some(500);
     c.gan.epochs = 1;
     c.gan.threads = 1;
     c.monitor.samples = Some(200);
@@ -416,10 +418,11 @@ fn flaky(method: &str, fail_share: f64, max_failure_rate: f64) -> ResolvedConfig
     c.method = method.into();
     c.stop.max_iterations = Some(6);
     c.start = Some(vec![0.0, 0.0]);
+    c.lgso.preset = Some("paper".into());
     c.lgso.n_points = Some(9);
     c.lgso.eps = Some(0.2);
     c.lgso.samples_per_point = Some(50);
-    c.lgso.gradient_samples = 200;
+    c.lgso.gradient_samples = Some(200);
     c.numdiff.samples = 50;
     c.gan.epochs = 1;
     c.gan.threads = 1;

@@ -66,7 +66,7 @@ pub fn bench_budget(problem: &str) -> u64 {
     match problem {
         "rosenbrock" => 700_000,
         "three-hump" => 450_000,
-        other => default_budget(other),
+        other => default_budget(other, false),
     }
 }
 

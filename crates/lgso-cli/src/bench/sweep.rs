@@ -326,7 +326,7 @@ mod tests {
         assert!(e("nokey", "1").contains("`nokey`"));
         let wrong = e("lgso.samples_per_point", "abc");
         assert!(wrong.contains("abc") || wrong.contains("string"), "{wrong}");
-        assert!(e("lgso.gradient_samples.x", "1").contains("`lgso.gradient_samples` is a value"));
+        assert!(e("lgso.adam_eps.x", "1").contains("`lgso.adam_eps` is a value"));
     }
 
     #[test]

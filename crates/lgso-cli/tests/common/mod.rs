@@ -53,6 +53,7 @@ impl Drop for TestDir {
 /// A config that makes a three-hump run take well under a second per
 /// iteration: 5 points x 200 samples = 1000 calls per iteration.
 pub const FAST: &str = "[lgso]
+preset = \"paper\"
 samples_per_point = 200
 gradient_samples = 500
 

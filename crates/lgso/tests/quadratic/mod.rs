@@ -105,8 +105,9 @@ pub fn quadratic_with(
     config.lax.samples = 100;
     config.oracle.calls_per_step = Some(100);
     // L-GSO: the problem's N = 3, eps = 0.5, M = 100, lr = 0.1; the MDN
+    config.lgso.preset = Some("paper".into());
     config.lgso.surrogate = Some("mdn".into());
-    config.lgso.gradient_samples = 2000;
+    config.lgso.gradient_samples = Some(2000);
     edit(&mut config);
     let problem = Problem {
         name: "noisy-quadratic",
