@@ -11,7 +11,7 @@ use lgso::config::{Config, ResolvedConfig};
 use lgso::driver::Session;
 use lgso::evaluate::{Evaluator, InProcess};
 use lgso::history::RunStore;
-use lgso::optimizer::Method;
+use lgso::optimizer::{Method, Preset};
 use lgso::report::{IterationReport, StopReason, Summary};
 
 use crate::args::{CommonArgs, RunArgs};
@@ -247,9 +247,17 @@ pub fn resolve_built_in(cfg: Config, quiet: bool) -> anyhow::Result<ResolvedConf
 }
 
 /// Words for a stop reason.
-pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64) -> String {
+pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64, calls: u64) -> String {
     let next = cfg.cost().next(iterations);
+    let adaptive = cfg.method == Method::Lgso && cfg.lgso.preset == Preset::Auto;
     match reason {
+        // the adaptive L-GSO sizes each iteration itself (design, checks)
+        StopReason::Budget if adaptive => format!(
+            "budget (the next iteration, sized by the adaptive trust region, would exceed the \
+             {} calls left of {})",
+            text::calls(cfg.budget.saturating_sub(calls)),
+            text::calls(cfg.budget)
+        ),
         StopReason::Budget => format!(
             "budget (another iteration of {} calls would exceed {})",
             text::calls(next),
@@ -282,7 +290,10 @@ pub fn summary_text(cfg: &ResolvedConfig, done: &Finished) -> String {
     let rows = [
         ("problem", s.problem.clone()),
         ("method", s.optimizer.clone()),
-        ("stopped", stop_text(&s.stop_reason, cfg, s.iterations)),
+        (
+            "stopped",
+            stop_text(&s.stop_reason, cfg, s.iterations, s.calls),
+        ),
         ("iterations", s.iterations.to_string()),
         (
             "calls",

@@ -108,7 +108,7 @@ pub fn default_budget(problem: &str, auto: bool) -> u64 {
     match (problem, auto) {
         ("three-hump", true) => 5_000,
         ("rosenbrock", true) => 4_000,
-        ("submanifold-rosenbrock", true) => 6_000,
+        ("submanifold-rosenbrock", true) => 10_000,
         ("submanifold-hump", true) => 5_000,
         ("boston-nn", true) => 10_000,
         ("muon-shield", true) => 500_000,

@@ -119,7 +119,7 @@ pub struct ProblemDefaults {
     pub eps: f64,
     /// `M`, simulator calls per design point (`n_samples_per_dim`). The
     /// paper's 3000 everywhere except three hump, where lgso uses 1000 (see
-    /// the README, "Three hump: the two changed defaults": at 3000 the
+    /// docs/paper-reproduction.md, "Three hump": at 3000 the
     /// 450k-call budget buys only 30 iterations).
     pub samples_per_point: usize,
     /// Adam learning rate on psi. The paper's 0.1 everywhere except three
