@@ -43,7 +43,7 @@
 //!
 //! The run stops as converged ([`crate::report::StopReason::Converged`])
 //! after [`STALL`] iterations in a row whose candidates all left the
-//! bounds, whose surrogates saw no change at all (a flat objective: the
+//! bounds, whose surrogates or checks saw no change at all (a flat objective: the
 //! radius doubles each time, up to the widest bound or 64 `eps`), or whose
 //! checks failed at the smallest radius (`eps / 64`). psi only moves to
 //! points whose decrease was measured. Measured alternatives that did worse
@@ -148,7 +148,8 @@ struct AutoState {
     proposal: Option<Proposal>,
     /// Whether the next ask draws a design.
     design: bool,
-    /// Iterations in a row whose surrogate was flat (a zero gradient).
+    /// Iterations in a row whose surrogate was flat (a zero gradient) or
+    /// whose check measured exactly no change without noise.
     flat: u32,
     /// Iterations in a row whose every candidate step was blocked by the
     /// bounds.
@@ -271,6 +272,7 @@ impl LgsoAuto {
         };
         a.radius = verdict.radius;
         a.verify_samples = verdict.verify_samples;
+        a.flat = if verdict.flat { a.flat + 1 } else { 0 };
         Ok(())
     }
 
@@ -437,9 +439,15 @@ impl Test {
         self.decrease.is_finite() && self.decrease > 0.0 && self.decrease > self.stderr
     }
 
-    /// A change within one standard error of zero, or none measured.
+    /// A change within one standard error of zero, or none measured (no
+    /// change at all with no noise is [`Test::unchanged`], not faint).
     fn faint(&self) -> bool {
-        self.decrease.is_nan() || self.decrease.abs() <= self.stderr
+        self.decrease.is_nan() || (self.decrease.abs() <= self.stderr && !self.unchanged())
+    }
+
+    /// Exactly no change, without noise: the objective is flat there.
+    fn unchanged(&self) -> bool {
+        self.decrease == 0.0 && self.stderr == 0.0
     }
 }
 
@@ -450,6 +458,8 @@ struct Verdict {
     accepted: Option<(usize, f64)>,
     radius: f64,
     verify_samples: usize,
+    /// Every length measured exactly no change without noise.
+    flat: bool,
 }
 
 /// The trust-region rule with noise (Conn, Gould & Toint, "Trust-Region
@@ -474,7 +484,9 @@ struct Verdict {
 ///   ensemble was uncertain: the data drawn with the check decide;
 /// - `M_v` doubles when nothing was accepted and some change was within
 ///   one standard error, halves when a step was accepted and every change
-///   exceeded eight standard errors; within [`VERIFY_SAMPLES`].
+///   exceeded eight standard errors; within [`VERIFY_SAMPLES`];
+/// - every length exactly unchanged with zero standard error (a flat
+///   objective): `D` doubles, `M_v` stays, and the verdict says `flat`.
 fn judge(
     tests: &[Test],
     lengths: &[f64],
@@ -493,7 +505,13 @@ fn judge(
         accepted: best.map(|t| (t.step, t.fraction)),
         radius,
         verify_samples: verify,
+        flat: !tests.is_empty() && tests.iter().all(Test::unchanged),
     };
+    if v.flat {
+        // no change anywhere and no noise: look wider, draws unchanged
+        v.radius = (2.0 * radius).min(max);
+        return v;
+    }
     match best {
         Some(t) => {
             let full = lengths[t.step];
@@ -624,7 +642,6 @@ impl Optimizer for LgsoAuto {
             a.design_points = (a.design_points / 2).max(self.settings.n_points);
         }
         if let Some(first) = steps.first() {
-            self.auto.flat = 0;
             self.auto.blocked = 0;
             self.auto.design |= self.needs_design(history, &first.psi);
             self.auto.proposal = Some(Proposal { steps });
@@ -695,8 +712,8 @@ impl Optimizer for LgsoAuto {
             ))
         } else if a.flat >= STALL {
             Some(format!(
-                "the objective looks flat: the surrogate saw no change of it within {} of psi, \
-                 {} iterations in a row",
+                "the objective looks flat: neither the surrogate nor the checks saw any change \
+                 of it within {} of psi, {} iterations in a row",
                 a.radius, a.flat
             ))
         } else if a.radius <= self.radius_min && a.failures >= STALL {
@@ -807,6 +824,19 @@ mod tests {
         // the draws stop at their ceiling
         let v = judge(&tests, &[1.0], 1.0, VERIFY_SAMPLES.1, false, LIMITS);
         assert_eq!(v.verify_samples, VERIFY_SAMPLES.1);
+    }
+
+    #[test]
+    fn no_change_without_noise_is_flat_not_noise() {
+        let tests = [test(1.0, 0.0, 0.0, 1.0), test(0.5, 0.0, 0.0, 1.0)];
+        let v = judge(&tests, &[1.0], 1.0, 16, false, LIMITS);
+        assert!(v.flat);
+        assert_eq!(v.accepted, None);
+        // wider, and no more draws: noise is not the problem
+        assert_eq!((v.radius, v.verify_samples), (2.0, 16));
+        // one length that changed: not flat
+        let tests = [test(1.0, 0.0, 0.0, 1.0), test(0.5, -0.1, 0.01, 1.0)];
+        assert!(!judge(&tests, &[1.0], 1.0, 16, false, LIMITS).flat);
     }
 
     #[test]
