@@ -1,4 +1,6 @@
-//! `lgso problems`: the built-in problems and the paper's settings.
+//! `lgso problems`: the built-in problems, the paper's settings (N, eps,
+//! lr), the first iteration's calls and the default budget of `lgso run`
+//! (L-GSO auto), and the paper-scale budget (`preset = "paper"`, baselines).
 
 use std::process::ExitCode;
 
@@ -16,7 +18,7 @@ pub fn problems() -> anyhow::Result<ExitCode> {
     for name in NAMES {
         let p = by_name(name)?;
         let d = p.dims();
-        // (N + 1) * M as `lgso run` would use it
+        // the first iteration of `lgso run` (L-GSO auto): (N + 1) * M
         let per_iteration = Config {
             problem: name.to_string(),
             ..Config::default()
@@ -31,6 +33,7 @@ pub fn problems() -> anyhow::Result<ExitCode> {
             text::num(p.defaults.lr),
             text::calls(per_iteration),
             text::calls(default_budget(p.name, true)),
+            text::calls(default_budget(p.name, false)),
             text::num(p.target),
             text::vector(&p.start, 4),
             p.description.to_string(),
@@ -43,8 +46,9 @@ pub fn problems() -> anyhow::Result<ExitCode> {
             "N",
             "eps",
             "lr",
-            "calls/iter",
+            "first iter",
             "budget",
+            "paper budget",
             "target",
             "start",
             "description",

@@ -253,8 +253,8 @@ pub fn stop_text(reason: &StopReason, cfg: &ResolvedConfig, iterations: u64, cal
     match reason {
         // the adaptive L-GSO sizes each iteration itself (design, checks)
         StopReason::Budget if adaptive => format!(
-            "budget (the next iteration, sized by the adaptive trust region, would exceed the \
-             {} calls left of {})",
+            "budget (the next iteration, sized by the adaptive trust region, needs more than \
+             the {} left of {} calls)",
             text::calls(cfg.budget.saturating_sub(calls)),
             text::calls(cfg.budget)
         ),

@@ -708,3 +708,35 @@ fn bad_methods_name_the_culprit() {
         &["budget of 1000", "2 P M = 2 * 10 * 3000"],
     );
 }
+
+#[test]
+fn bench_without_a_budget_gives_every_run_of_a_problem_the_same_default() {
+    // L-GSO auto alone: lgso run's default budget for the problem; beside a
+    // baseline at its default samples: the paper-scale budget, for both
+    let dir = TestDir::new("bench-budget");
+    let budget_of = |out: &str, run: &str| -> String {
+        let text = fs::read_to_string(dir.path().join(out).join(run).join("config.toml"))
+            .unwrap_or_else(|e| panic!("{out}/{run}: {e}"));
+        let cfg = lgso::config::Config::from_toml_str(&text).unwrap();
+        cfg.stop.budget.unwrap().to_string()
+    };
+    for (out, methods) in [("a", "lgso"), ("b", "lgso,cmaes")] {
+        let o = dir.lgso(&[
+            "bench",
+            "--problems",
+            "rosenbrock",
+            "--methods",
+            methods,
+            "--max-iterations",
+            "1",
+            "--out",
+            out,
+            "--quiet",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let auto = lgso::config::default_budget("rosenbrock", true).to_string();
+    assert_eq!(budget_of("a", "rosenbrock/lgso-s0"), auto);
+    assert_eq!(budget_of("b", "rosenbrock/lgso-s0"), "700000");
+    assert_eq!(budget_of("b", "rosenbrock/cmaes-s0"), "700000");
+}

@@ -8,8 +8,8 @@
 //! S+K-1` for the configured `--seed` `S`. A method's settings are the
 //! combinations of the values of the sweeps that apply to it (`sweep.rs`);
 //! without one, its configured setting. Without `--methods`/`--seeds` it is
-//! one L-GSO run per problem; without `--budget` each problem gets
-//! [`bench_budget`]. With `--sweep` no run stops at a target
+//! one L-GSO run per problem; without `--budget` every run of a problem
+//! gets the largest [`bench_budget`] of its runs. With `--sweep` no run stops at a target
 //! (`stop.target` is cleared). It writes:
 //!
 //! | file | content |
@@ -60,14 +60,27 @@ use setting::Setting;
 use sweep::Sweep;
 use table::Group;
 
-/// The benchmark's default budget for `problem` (issue "L-GSO core"):
-/// Rosenbrock 700,000 calls, three-hump 450,000; others as `lgso run`.
-pub fn bench_budget(problem: &str) -> u64 {
-    match problem {
-        "rosenbrock" => 700_000,
-        "three-hump" => 450_000,
-        other => default_budget(other, false),
+/// The benchmark's default budget for `problem` when a run is L-GSO with
+/// `preset = "auto"` (`auto`): `lgso run`'s default for it; otherwise
+/// (issue "L-GSO core"): Rosenbrock 700,000 calls, three-hump 450,000, the
+/// others as `lgso run` at the paper's settings. Every run of a problem
+/// gets the largest of its runs' budgets, so that the methods compete on
+/// the same budget and every baseline fits an iteration.
+pub fn bench_budget(problem: &str, auto: bool) -> u64 {
+    match (problem, auto) {
+        (_, true) => default_budget(problem, true),
+        ("rosenbrock", false) => 700_000,
+        ("three-hump", false) => 450_000,
+        (other, false) => default_budget(other, false),
     }
+}
+
+/// Whether `cfg` runs L-GSO with the `auto` preset.
+fn is_auto_lgso(mut cfg: lgso::config::Config) -> anyhow::Result<bool> {
+    // the budget does not matter here; a huge one never fails the check
+    cfg.stop.budget = Some(u64::MAX / 2);
+    let r = cfg.resolve()?;
+    Ok(r.method == lgso::optimizer::Method::Lgso && r.lgso.preset == lgso::optimizer::Preset::Auto)
 }
 
 /// One (problem, method, setting, seed) of the bench.
@@ -185,6 +198,26 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let mut jobs: Vec<Job> = Vec::new();
     for &problem in &problems {
+        // one budget for every run of the problem
+        let mut budget = 0;
+        for (&method, method_settings) in methods.iter().zip(&settings) {
+            for setting in method_settings {
+                let mut cfg = setting.apply(&base)?;
+                cfg.problem = problem.to_string();
+                cfg.method = method.to_string();
+                budget = budget.max(cfg.stop.budget.map_or_else(
+                    || {
+                        Ok::<_, anyhow::Error>(bench_budget(
+                            problem,
+                            is_auto_lgso(cfg).with_context(|| {
+                                format!("bench problem {problem}, method {method}")
+                            })?,
+                        ))
+                    },
+                    Ok,
+                )?);
+            }
+        }
         for (&method, method_settings) in methods.iter().zip(&settings) {
             let dir_labels = setting::dir_labels(method_settings, method);
             for (k, setting) in method_settings.iter().enumerate() {
@@ -205,7 +238,7 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                     cfg.method = method.to_string();
                     cfg.seed = seed;
                     if cfg.stop.budget.is_none() {
-                        cfg.stop.budget = Some(bench_budget(problem));
+                        cfg.stop.budget = Some(budget);
                     }
                     let cfg = cfg.resolve().with_context(what)?;
                     let name = match dir_labels[k].as_str() {

@@ -45,7 +45,8 @@
 //! after [`STALL`] iterations in a row whose candidates all left the
 //! bounds, whose surrogates or checks saw no change at all (a flat objective: the
 //! radius doubles each time, up to the widest bound or 64 `eps`), or whose
-//! checks failed at the smallest radius (`eps / 64`). psi only moves to
+//! checks failed at the smallest radius (`eps / 64`), or after
+//! [`FAILURE_STALL`] failed checks in a row at any radius. psi only moves to
 //! points whose decrease was measured. Measured alternatives that did worse
 //! and were dropped (README, "L-GSO that sets itself"): bootstrap-resampled
 //! ensemble members (better on three hump, worse on submanifold
@@ -93,6 +94,12 @@ pub const ENSEMBLE: usize = 4;
 /// flat surrogate) or checks without an accepted step at the smallest
 /// radius, after which the run stops as converged.
 pub const STALL: u32 = 3;
+/// Checks in a row without an accepted step, at any radius, after which
+/// the run stops as converged: each failure within the noise doubled `M_v`
+/// (here up to 2^8 times where it started), so what decrease is left is
+/// below the noise of the last checks (a noisy optimum, where the radius
+/// cannot shrink to its smallest because faint checks grow it).
+pub const FAILURE_STALL: u32 = 8;
 /// The ensemble agrees on the gradient when the mean gradient's norm is at
 /// least this many of its standard errors; below, the next design doubles.
 pub const MIN_AGREEMENT: f64 = 2.0;
@@ -715,6 +722,12 @@ impl Optimizer for LgsoAuto {
                 "the objective looks flat: neither the surrogate nor the checks saw any change \
                  of it within {} of psi, {} iterations in a row",
                 a.radius, a.flat
+            ))
+        } else if a.failures >= FAILURE_STALL {
+            Some(format!(
+                "no step was accepted in {} checks in a row (the last with {} draws per \
+                 point): no decrease beyond the noise is left within {} of psi",
+                a.failures, a.verify_samples, a.radius
             ))
         } else if a.radius <= self.radius_min && a.failures >= STALL {
             Some(format!(
