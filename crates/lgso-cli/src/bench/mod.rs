@@ -75,6 +75,18 @@ pub fn bench_budget(problem: &str, auto: bool) -> u64 {
     }
 }
 
+/// `bench problem P, method M[, --sweep K=V][, seed S]`, for messages.
+fn job_text(problem: &str, method: &str, setting: &Setting, seed: Option<u64>) -> String {
+    let mut what = format!("bench problem {problem}, method {method}");
+    if !setting.label(method).is_empty() {
+        what.push_str(&format!(", --sweep {}", setting.describe()));
+    }
+    if let Some(seed) = seed {
+        what.push_str(&format!(", seed {seed}"));
+    }
+    what
+}
+
 /// Whether `cfg` runs L-GSO with the `auto` preset.
 fn is_auto_lgso(mut cfg: lgso::config::Config) -> anyhow::Result<bool> {
     // the budget does not matter here; a huge one never fails the check
@@ -205,17 +217,14 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 let mut cfg = setting.apply(&base)?;
                 cfg.problem = problem.to_string();
                 cfg.method = method.to_string();
-                budget = budget.max(cfg.stop.budget.map_or_else(
-                    || {
-                        Ok::<_, anyhow::Error>(bench_budget(
-                            problem,
-                            is_auto_lgso(cfg).with_context(|| {
-                                format!("bench problem {problem}, method {method}")
-                            })?,
-                        ))
-                    },
-                    Ok,
-                )?);
+                let run_budget = match cfg.stop.budget {
+                    Some(b) => b,
+                    None => {
+                        let what = job_text(problem, method, setting, None);
+                        bench_budget(problem, is_auto_lgso(cfg).context(what)?)
+                    }
+                };
+                budget = budget.max(run_budget);
             }
         }
         for (&method, method_settings) in methods.iter().zip(&settings) {
@@ -223,16 +232,8 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
             for (k, setting) in method_settings.iter().enumerate() {
                 let label = setting.label(method);
                 for &seed in &seeds {
-                    let what = || {
-                        let mut what = format!("bench problem {problem}, method {method}");
-                        if !label.is_empty() {
-                            what.push_str(&format!(", --sweep {}", setting.describe()));
-                        }
-                        if seeds.len() > 1 {
-                            what.push_str(&format!(", seed {seed}"));
-                        }
-                        what
-                    };
+                    let what =
+                        || job_text(problem, method, setting, (seeds.len() > 1).then_some(seed));
                     let mut cfg = setting.apply(&base)?;
                     cfg.problem = problem.to_string();
                     cfg.method = method.to_string();
