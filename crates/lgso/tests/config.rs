@@ -128,6 +128,17 @@ fn bad_input_names_the_culprit() {
         m.contains("budget of 10") && m.contains("5000 calls"),
         "{m}"
     );
+    // a start the simulator refuses is a setting error, before any run
+    let m = message("start = [0.0, 0.0]");
+    assert!(m.contains("`start`") && m.contains("(0, 0)"), "{m}");
+    let zeros = vec!["0.0"; 40].join(", ");
+    let m = message(&format!(
+        "problem = \"submanifold-hump\"\nstart = [{zeros}]"
+    ));
+    assert!(
+        m.contains("`start`") && m.contains("tanh(psi W1) W2"),
+        "{m}"
+    );
     let m = message("[lgso]\nsurrogate = \"vae\"");
     assert!(m.contains("lgso.surrogate"), "{m}");
     let m = message("[gan]\nbatch_size = 1");

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use super::three_hump::{
-    central_gradient, hump_expectation, sample_x_hump, simulate_hump, ThreeHumpObjective,
+    central_gradient, check_hump, hump_expectation, sample_x_hump, simulate_hump,
+    ThreeHumpObjective,
 };
 use super::{assets, Dims, ExactObjective, Problem, ProblemDefaults, Simulator};
 use crate::data::Matrix;
@@ -140,6 +141,11 @@ impl Simulator for SubmanifoldHump {
         check_vector(&format!("psi of problem {NAME}"), psi, self.w1.rows())?;
         let p = self.embed(psi);
         simulate_hump(NAME, psi, "p", "p = tanh(psi W1) W2", p, x, rng)
+    }
+
+    fn check_psi(&self, psi: &[f64]) -> Result<()> {
+        check_vector(&format!("psi of problem {NAME}"), psi, self.w1.rows())?;
+        check_hump(NAME, psi, "p", "p = tanh(psi W1) W2", self.embed(psi)).map(|_| ())
     }
 }
 

@@ -74,11 +74,6 @@ pub(crate) fn simulate_hump(
     x: &Matrix,
     rng: &mut Rng,
 ) -> Result<Matrix> {
-    let fail = |reason: String| Error::Simulator {
-        problem: problem.to_string(),
-        psi: psi.to_vec(),
-        reason,
-    };
     if x.cols() != 2 {
         return Err(Error::Dimension {
             what: format!("x of problem {problem}"),
@@ -86,6 +81,39 @@ pub(crate) fn simulate_hump(
             found: x.cols(),
         });
     }
+    let (hp, prob_first) = check_hump(problem, psi, symbol, label, p)?;
+    let mut y = Vec::with_capacity(x.rows());
+    for i in 0..x.rows() {
+        let row = x.row(i);
+        let (x1, x2) = (row[0], row[1]);
+        let loc1 = x1 * hp + rng.sample::<f64, _>(StandardNormal);
+        let loc2 = x2 * hp + rng.sample::<f64, _>(StandardNormal);
+        let u: f64 = rng.random();
+        let loc = if u < prob_first { loc1 } else { loc2 };
+        y.push(loc + rng.sample::<f64, _>(StandardNormal));
+    }
+    Matrix::from_vec(x.rows(), 1, y)
+}
+
+/// Checks the mixing parameter `p` of the three-hump simulator without
+/// simulating (labels as [`simulate_hump`]); returns `h(p)` and the
+/// probability of component 1, `|p1| / (|p1| + |p2|)`.
+///
+/// # Errors
+/// [`Error::Simulator`] when `p = (0, 0)` (no valid component
+/// probabilities), when `p` is not finite, or when `h(p)` overflows.
+pub(crate) fn check_hump(
+    problem: &str,
+    psi: &[f64],
+    symbol: &str,
+    label: &str,
+    p: [f64; 2],
+) -> Result<(f64, f64)> {
+    let fail = |reason: String| Error::Simulator {
+        problem: problem.to_string(),
+        psi: psi.to_vec(),
+        reason,
+    };
     let [p1, p2] = p;
     if !(p1.is_finite() && p2.is_finite()) {
         return Err(fail(format!("{label} = ({p1:?}, {p2:?}) is not finite")));
@@ -103,18 +131,7 @@ pub(crate) fn simulate_hump(
             "the three-hump function h({symbol}) overflows at {label} = ({p1:?}, {p2:?})"
         )));
     }
-    let prob_first = p1.abs() / total;
-    let mut y = Vec::with_capacity(x.rows());
-    for i in 0..x.rows() {
-        let row = x.row(i);
-        let (x1, x2) = (row[0], row[1]);
-        let loc1 = x1 * hp + rng.sample::<f64, _>(StandardNormal);
-        let loc2 = x2 * hp + rng.sample::<f64, _>(StandardNormal);
-        let u: f64 = rng.random();
-        let loc = if u < prob_first { loc1 } else { loc2 };
-        y.push(loc + rng.sample::<f64, _>(StandardNormal));
-    }
-    Matrix::from_vec(x.rows(), 1, y)
+    Ok((hp, p1.abs() / total))
 }
 
 /// `softplus(t) = ln(1 + e^t)`, without overflow for large `|t|`.
@@ -268,6 +285,11 @@ impl Simulator for ThreeHump {
     fn simulate(&self, psi: &[f64], x: &Matrix, rng: &mut Rng) -> Result<Matrix> {
         check_vector(&format!("psi of problem {NAME}"), psi, 2)?;
         simulate_hump(NAME, psi, "psi", "psi", [psi[0], psi[1]], x, rng)
+    }
+
+    fn check_psi(&self, psi: &[f64]) -> Result<()> {
+        check_vector(&format!("psi of problem {NAME}"), psi, 2)?;
+        check_hump(NAME, psi, "psi", "psi", [psi[0], psi[1]]).map(|_| ())
     }
 }
 
