@@ -180,12 +180,17 @@ fn tell_must_answer_the_last_ask() {
 
 #[test]
 fn a_failing_simulator_ends_the_run_with_a_clear_error() {
-    // three hump at psi = (0, 0) cannot be simulated
+    // three hump at psi = (0, 0) cannot be simulated; as a configured
+    // start it is refused before the run ...
     let config = Config {
         start: Some(vec![0.0, 0.0]),
         ..Config::default()
     };
-    let cfg = config.resolve().unwrap();
+    let e = config.resolve().unwrap_err().to_string();
+    assert!(e.contains("`start`") && e.contains("(0, 0)"), "{e}");
+    // ... and a run that meets it anyway ends with the simulator's error
+    let mut cfg = Config::default().resolve().unwrap();
+    cfg.problem.start = vec![0.0, 0.0];
     let e = run_lgso(&cfg, &mut []).unwrap_err().to_string();
     assert!(e.contains("three-hump") && e.contains("psi"), "{e}");
 }
