@@ -139,15 +139,11 @@ fn three_hump_at_the_origin() {
     let dir = TestDir::new("origin");
     dir.write("c.toml", "start = [0.0, 0.0]\n");
     let out = dir.lgso(&["run", "--config", "c.toml", "--out", "r"]);
-    assert_one_line_error(&out, &["three-hump", "psi = [0.0, 0.0]", "non-zero"]);
-    // the failure is recorded in the run directory
-    let summary: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.path().join("r/summary.json")).unwrap())
-            .unwrap();
-    assert_eq!(summary["stop_reason"], "failed", "{summary}");
-    let error = summary["error"].as_str().unwrap_or_default();
-    assert!(error.contains("psi = [0.0, 0.0]"), "{summary}");
-    assert_eq!(summary["calls"], 0);
+    // refused as a setting before any run starts: no run directory, no
+    // hint to resume
+    assert_one_line_error(&out, &["`start`", "psi = (0, 0)", "non-zero"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("resume"));
+    assert!(!dir.path().join("r").exists());
 }
 
 #[test]
