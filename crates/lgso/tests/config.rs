@@ -169,21 +169,29 @@ fn bad_input_names_the_culprit() {
     );
 }
 
-/// The README's configuration reference says "the values below are the
-/// defaults": its block must parse and resolve as it stands, to the same
-/// settings as an empty configuration.
+/// The configuration reference (docs/configuration.md) says "the values
+/// below are the defaults", and the README shows the most used keys: each
+/// block must parse and resolve as it stands, to the same settings as an
+/// empty configuration.
 #[test]
-fn readme_configuration_block_is_a_valid_default_config() {
-    let readme = include_str!("../../../README.md");
-    let start = readme
-        .find("```toml\nproblem = \"three-hump\"")
-        .expect("the README's configuration block");
-    let body = &readme[start + "```toml\n".len()..];
-    let block = &body[..body.find("```").expect("end of the block")];
-    let from_readme = Config::from_toml_str(block)
-        .expect("the README block parses")
-        .resolve()
-        .expect("the README block resolves");
+fn documented_configuration_blocks_are_the_default_config() {
     let default = Config::from_toml_str("").unwrap().resolve().unwrap();
-    assert_eq!(from_readme.config, default.config);
+    for (name, text) in [
+        (
+            "docs/configuration.md",
+            include_str!("../../../docs/configuration.md"),
+        ),
+        ("README.md", include_str!("../../../README.md")),
+    ] {
+        let start = text
+            .find("```toml\nproblem = \"three-hump\"")
+            .unwrap_or_else(|| panic!("no configuration block in {name}"));
+        let body = &text[start + "```toml\n".len()..];
+        let block = &body[..body.find("```").expect("end of the block")];
+        let resolved = Config::from_toml_str(block)
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+            .resolve()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(resolved.config, default.config, "{name}");
+    }
 }

@@ -4,7 +4,7 @@
 //! samples for the gradient (K = 5000) and fewer GAN and FFJORD epochs (5
 //! instead of 15 and 25), so that it runs in a couple of minutes. Every
 //! surrogate must reach the same threshold. Adam's learning rate is lgso's three-hump default
-//! (0.3; the paper's 0.1 is too slow on the psi2 < 0 branch, see the README).
+//! (0.3; the paper's 0.1 is too slow on the psi2 < 0 branch, see docs/paper-reproduction.md).
 //!
 //! Expected values (independent of this code): E[R] at the start (2, 0) is
 //! -0.499 (problems.md says about -0.50; `tests/problems.rs` checks it by

@@ -48,7 +48,7 @@
 //! checks failed at the smallest radius (`eps / 64`), or after
 //! [`FAILURE_STALL`] failed checks in a row at any radius. psi only moves to
 //! points whose decrease was measured. Measured alternatives that did worse
-//! and were dropped (README, "L-GSO that sets itself"): bootstrap-resampled
+//! and were dropped (docs/benchmarks.md, "L-GSO auto"): bootstrap-resampled
 //! ensemble members (better on three hump, worse on submanifold
 //! Rosenbrock-100) and the classical shrink factor 0.25.
 

@@ -126,7 +126,7 @@ pub struct ProblemDefaults {
     /// hump, where lgso uses 0.3: from the start (2, 0) Adam with lr 0.1
     /// needs 123 iterations on the exact gradient along the psi2 < 0 branch
     /// (a flat, curved valley), lr 0.3 needs 8 (example
-    /// `three_hump_oracle`; README).
+    /// `three_hump_oracle`; docs/paper-reproduction.md, "Three hump").
     pub lr: f64,
 }
 

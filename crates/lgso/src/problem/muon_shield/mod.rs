@@ -422,7 +422,7 @@ impl Simulator for ShieldSimulator {
 /// iteration would take about a minute of tracking on a laptop core and
 /// give the GAN millions of rows per fit, and with CRN every point sees
 /// the same muons anyway. Target: half the baseline's hits loss per muon
-/// (3.1e-4 on 200 000 enhanced muons, 10 cm steps, README), i.e. 1.5e-4.
+/// (3.1e-4 on 200 000 enhanced muons, 10 cm steps, docs/muon-shield.md), i.e. 1.5e-4.
 pub fn problem() -> Problem {
     let sim = Arc::new(ShieldSimulator::default());
     Problem {
