@@ -26,6 +26,24 @@ pub struct TracePoint {
     pub exact: Option<f64>,
 }
 
+impl TracePoint {
+    /// A test trace whose exact and estimated objective are `values` at 0,
+    /// 100, 200, ... calls, each with standard error `stderr`.
+    #[cfg(test)]
+    pub fn exact_series(values: &[f64], stderr: f64) -> Vec<TracePoint> {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| TracePoint {
+                calls: 100 * i as u64,
+                objective: v,
+                stderr,
+                exact: Some(v),
+            })
+            .collect()
+    }
+}
+
 impl From<&IterationReport> for TracePoint {
     fn from(r: &IterationReport) -> TracePoint {
         TracePoint {

@@ -87,12 +87,12 @@ fn job_text(problem: &str, method: &str, setting: &Setting, seed: Option<u64>) -
     what
 }
 
-/// Whether `cfg` runs L-GSO with the `auto` preset.
-fn is_auto_lgso(mut cfg: lgso::config::Config) -> anyhow::Result<bool> {
-    // the budget does not matter here; a huge one never fails the check
-    cfg.stop.budget = Some(u64::MAX / 2);
-    let r = cfg.resolve()?;
-    Ok(r.method == lgso::optimizer::Method::Lgso && r.lgso.preset == lgso::optimizer::Preset::Auto)
+/// Whether `cfg` runs L-GSO with the `auto` preset (read from the
+/// configuration as written: resolving it could build a muon-shield hits
+/// pool; a bad value fails when the run's configuration is resolved).
+fn is_auto_lgso(cfg: &lgso::config::Config) -> bool {
+    lgso::optimizer::Method::parse(&cfg.method).ok() == Some(lgso::optimizer::Method::Lgso)
+        && matches!(cfg.lgso.preset.as_deref(), None | Some("auto"))
 }
 
 /// One (problem, method, setting, seed) of the bench.
@@ -217,13 +217,10 @@ pub fn bench(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 let mut cfg = setting.apply(&base)?;
                 cfg.problem = problem.to_string();
                 cfg.method = method.to_string();
-                let run_budget = match cfg.stop.budget {
-                    Some(b) => b,
-                    None => {
-                        let what = job_text(problem, method, setting, None);
-                        bench_budget(problem, is_auto_lgso(cfg).context(what)?)
-                    }
-                };
+                let run_budget = cfg
+                    .stop
+                    .budget
+                    .unwrap_or_else(|| bench_budget(problem, is_auto_lgso(&cfg)));
                 budget = budget.max(run_budget);
             }
         }

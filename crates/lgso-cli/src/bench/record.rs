@@ -432,16 +432,7 @@ mod tests {
 
     #[test]
     fn a_failed_run_reaches_but_never_stays() {
-        let t: Vec<TracePoint> = [2.0, 0.5, 0.4]
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| TracePoint {
-                calls: 100 * i as u64,
-                objective: v,
-                stderr: 0.1,
-                exact: Some(v),
-            })
-            .collect();
+        let t = TracePoint::exact_series(&[2.0, 0.5, 0.4], 0.1);
         let failed = Record::for_test("numdiff", "", 0, 1.0, t.clone(), Some("diverged"));
         assert_eq!(failed.calls_to_first_reach, Some(100));
         assert_eq!(failed.calls_to_stay_below, None);

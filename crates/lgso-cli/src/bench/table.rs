@@ -350,16 +350,7 @@ mod tests {
 
     /// A run whose exact objective is `values` at 0, 100, 200, ... calls.
     fn run(method: &str, setting: &str, seed: u64, values: &[f64], failed: bool) -> Record {
-        let trace = values
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| TracePoint {
-                calls: 100 * i as u64,
-                objective: v,
-                stderr: 0.01,
-                exact: Some(v),
-            })
-            .collect();
+        let trace = TracePoint::exact_series(values, 0.01);
         Record::for_test(method, setting, seed, 1.0, trace, failed.then_some("boom"))
     }
 
