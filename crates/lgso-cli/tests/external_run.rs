@@ -73,7 +73,8 @@ fn lgso_lowers_the_objective_of_an_external_simulator_and_stores_its_samples() {
     assert_eq!(s["calls"], 16000);
     let start = s["objective_start"].as_f64().unwrap();
     let end = s["objective_final"].as_f64().unwrap();
-    // monitor: M = 400 draws of y = 3.25 + 0.1 N(0, 1): standard error 0.005
+    // monitor: max(M, 1000) = 1000 draws of y = 3.25 + 0.1 N(0, 1):
+    // standard error 0.003
     assert!((start - 3.25).abs() < 0.03, "start {start}");
     // E[R] at the final psi, computed from psi itself
     let psi: Vec<f64> = s["psi_final"]
@@ -93,7 +94,8 @@ fn lgso_lowers_the_objective_of_an_external_simulator_and_stores_its_samples() {
     );
 
     // every sample is in the database: 8 iterations x 5 points x 400, plus
-    // the monitor's 400 per report (start + 8), which an external run stores
+    // the monitor's max(M, 1000) = 1000 per report (start + 8), which an
+    // external run stores
     let out = t.lgso(&["export", "run"]);
     ok(&out);
     let samples = fs::read_to_string(t.path().join("run/export/samples.csv")).unwrap();
@@ -104,7 +106,7 @@ fn lgso_lowers_the_objective_of_an_external_simulator_and_stores_its_samples() {
     );
     assert_eq!(
         rows.iter().filter(|l| l.contains(",monitor,good,")).count(),
-        9 * 400
+        9 * 1000
     );
 }
 

@@ -226,7 +226,8 @@ pub struct MonitorConfig {
     /// Fresh simulator draws at psi after each iteration, averaged to report
     /// `E[R](psi)`. Not charged to the budget. Default 20000 for built-in
     /// problems; for an external simulator (whose draws are real simulator
-    /// runs, stored as `monitor` requests) `M`, the samples per point.
+    /// runs, stored as `monitor` requests) `max(M, 1000)`, `M` the samples
+    /// per point.
     pub samples: Option<usize>,
 }
 

@@ -99,6 +99,10 @@ impl ResolvedConfig {
     }
 }
 
+/// The fewest monitor draws per estimate of an external simulator's
+/// objective by default (`monitor.samples`; the default is `max(M, this)`).
+pub const EXTERNAL_MONITOR_SAMPLES: usize = 1000;
+
 /// Default call budget of `lgso run PROBLEM` when none is given. With
 /// `auto` true (L-GSO with `preset = "auto"`, the default method and
 /// preset): a few thousand calls, measured to reach the built-in problems'
@@ -195,7 +199,9 @@ impl Config {
         .resolve(&problem.defaults)?;
         let oracle = self.oracle.resolve(&paper)?;
         let monitor_samples = self.monitor.samples.unwrap_or(if external {
-            lgso.samples_per_point
+            // real simulator runs, so few; but enough for an estimate (auto's
+            // M = 2 is not)
+            lgso.samples_per_point.max(EXTERNAL_MONITOR_SAMPLES)
         } else {
             20_000
         });
